@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as foundation from './0001-foundation.js';
+
+/**
+ * Forward-only: migrations are listed here in order and never edited once landed. A static list
+ * (rather than reading the folder) keeps the order explicit and works the same under tsx and vitest.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001-foundation': foundation,
+};

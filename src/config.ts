@@ -1,0 +1,80 @@
+import path from 'node:path';
+import { ConfigurationError } from './errors.js';
+
+export interface AuthConfig {
+  jwksUrl: string | undefined;
+  publicKeyFile: string | undefined;
+  issuer: string;
+  audience: string;
+}
+
+export interface Config {
+  production: boolean;
+  port: number;
+  host: string;
+  /** The application role's connection; undefined means the embedded PGlite database. */
+  databaseUrl: string | undefined;
+  /** The owner's connection for migrations and imports. */
+  migrateDatabaseUrl: string | undefined;
+  appDbPassword: string | undefined;
+  dataDir: string;
+  auth: AuthConfig;
+  policyFile: string;
+  demoDataFile: string;
+}
+
+const projectRoot = path.resolve(import.meta.dirname, '..');
+
+export const DEV_ISSUER = 'custodian-dev';
+export const DEV_AUDIENCE = 'custodian';
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const portText = nonEmpty(env.PORT) ?? '4000';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new ConfigurationError(`PORT must be a whole number from 0 to 65535, got "${portText}".`);
+  }
+  const databaseUrl = nonEmpty(env.DATABASE_URL);
+  const jwksUrl = nonEmpty(env.AUTH_JWKS_URL);
+  const publicKeyFile = nonEmpty(env.AUTH_PUBLIC_KEY_FILE);
+  const issuer = nonEmpty(env.AUTH_ISSUER);
+  const audience = nonEmpty(env.AUTH_AUDIENCE);
+  if (jwksUrl && publicKeyFile) {
+    throw new ConfigurationError('Set AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE, not both.');
+  }
+  if (production) {
+    const missing = [
+      databaseUrl ? null : 'DATABASE_URL',
+      jwksUrl || publicKeyFile ? null : 'AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE',
+      issuer ? null : 'AUTH_ISSUER',
+      audience ? null : 'AUTH_AUDIENCE',
+    ].filter((name): name is string => name !== null);
+    if (missing.length > 0) {
+      throw new ConfigurationError(`NODE_ENV=production requires ${missing.join(', ')}.`);
+    }
+  }
+  return {
+    production,
+    port,
+    host: nonEmpty(env.HOST) ?? (production ? '0.0.0.0' : '127.0.0.1'),
+    databaseUrl,
+    migrateDatabaseUrl: nonEmpty(env.MIGRATE_DATABASE_URL) ?? databaseUrl,
+    appDbPassword: nonEmpty(env.APP_DB_PASSWORD),
+    dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? path.join(projectRoot, '.data')),
+    auth: {
+      jwksUrl,
+      publicKeyFile,
+      issuer: issuer ?? DEV_ISSUER,
+      audience: audience ?? DEV_AUDIENCE,
+    },
+    policyFile: path.resolve(nonEmpty(env.POLICY_FILE) ?? path.join(projectRoot, 'schema', 'policy.yaml')),
+    demoDataFile: path.join(projectRoot, 'fixtures', 'demo.json'),
+  };
+}
+
+export { projectRoot };

@@ -1,0 +1,52 @@
+import { Kysely, PostgresDialect } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import type { PGlite } from '@electric-sql/pglite';
+import { openEmbeddedPostgres } from './embedded.js';
+import { StatementCounter } from './statement-counter.js';
+import type { Database } from './tables.js';
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+export interface DatabaseHandle {
+  kind: DatabaseKind;
+  db: Kysely<Database>;
+  statements: StatementCounter;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** A PostgreSQL connection string; without it the embedded PGlite database is used. */
+  url?: string | undefined;
+  /** Where PGlite keeps its files; undefined keeps them in memory. */
+  dataDir?: string | undefined;
+  /** An already-open PGlite instance to share (tests, and start-up seeding on the embedded database). */
+  pglite?: PGlite | undefined;
+  poolSize?: number | undefined;
+}
+
+// Timestamps come back as Date; bigint ids stay strings so nothing is silently rounded.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);
+
+export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
+  const statements = new StatementCounter();
+  if (options.url !== undefined) {
+    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+    // An idle client whose server went away must not crash the process.
+    pool.on('error', () => undefined);
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: statements.log });
+    return { kind: 'postgres', db, statements, close: () => db.destroy() };
+  }
+  const ownsInstance = options.pglite === undefined;
+  const pglite = options.pglite ?? (await openEmbeddedPostgres(options.dataDir));
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), log: statements.log });
+  return {
+    kind: 'pglite',
+    db,
+    statements,
+    close: async () => {
+      // Kysely's PGlite driver closes the instance on destroy; a shared instance must outlive it.
+      if (ownsInstance) await db.destroy();
+    },
+  };
+}

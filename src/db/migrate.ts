@@ -1,0 +1,33 @@
+import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
+import { migrations } from '../../migrations/index.js';
+import { APP_ROLE } from './request-scope.js';
+import type { Database } from './tables.js';
+
+export class MigrationError extends Error {
+  readonly code = 'MIGRATION_FAILED';
+}
+
+/** Applies every pending migration as the connected (owner) role; forward-only. */
+export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationResultSet> {
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: 'custodian_migrations',
+    migrationLockTableName: 'custodian_migrations_lock',
+  });
+  const result = await migrator.migrateToLatest();
+  if (result.error !== undefined) {
+    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new MigrationError(`Migration ${failed} failed: ${(result.error as Error).message ?? String(result.error)}`);
+  }
+  return result;
+}
+
+/**
+ * CONTRACT.md: `npm run migrate` creates or updates a LOGIN role custodian_app holding only the
+ * grants the gateway needs (the migrations grant them); the password comes from APP_DB_PASSWORD.
+ */
+export async function ensureApplicationLogin(db: Kysely<Database>, password: string | undefined): Promise<void> {
+  const passwordClause = password === undefined ? sql`` : sql` password ${sql.lit(password)}`;
+  await sql`alter role ${sql.id(APP_ROLE)} login nosuperuser nobypassrls nocreatedb nocreaterole${passwordClause}`.execute(db);
+}

@@ -1,0 +1,111 @@
+import type { Kysely } from 'kysely';
+import type { DataScope } from '../request-scope.js';
+import type { Database } from '../tables.js';
+import { keyIn, scopedToTenant, type TenantKey } from './tenant-key.js';
+
+/** An attendee with the person's fields as this tenant may know them (null where not held). */
+export interface AttendeeRow {
+  tenantId: string;
+  id: string;
+  personId: string | null;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  billingLine1: string | null;
+  billingCity: string | null;
+  billingRegion: string | null;
+  billingPostalCode: string | null;
+  billingCountry: string | null;
+  ageRange: string | null;
+  residency: string | null;
+  consentMarketing: boolean | null;
+  consentEnrichment: boolean | null;
+  consentDoNotSell: boolean | null;
+  consentRestricted: boolean | null;
+  consentObjection: boolean | null;
+  consentUpdatedAt: Date | null;
+  company: string | null;
+  jobTitle: string | null;
+  industry: string | null;
+  webPresence: string | null;
+}
+
+export type AttendeeCursor = readonly [tenantId: string, id: string];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Attendee ids are UUIDs; anything else cannot name one, and must not reach SQL as a cast error. */
+export const isAttendeeId = (id: string): boolean => UUID.test(id);
+
+function selectAttendees(db: Kysely<Database>, scope: DataScope) {
+  return db
+    .selectFrom('attendees as a')
+    .leftJoin('people as p', 'p.id', 'a.person_id')
+    .leftJoin('consents as c', 'c.person_id', 'a.person_id')
+    .leftJoin('enrichments as en', 'en.person_id', 'a.person_id')
+    .select([
+      'a.tenant_id as tenantId',
+      'a.id as id',
+      'a.person_id as personId',
+      'p.name as name',
+      'p.email as email',
+      'p.phone as phone',
+      'p.billing_line1 as billingLine1',
+      'p.billing_city as billingCity',
+      'p.billing_region as billingRegion',
+      'p.billing_postal_code as billingPostalCode',
+      'p.billing_country as billingCountry',
+      'p.age_range as ageRange',
+      'p.residency as residency',
+      'c.marketing as consentMarketing',
+      'c.enrichment as consentEnrichment',
+      'c.do_not_sell as consentDoNotSell',
+      'c.restricted as consentRestricted',
+      'c.objection as consentObjection',
+      'c.updated_at as consentUpdatedAt',
+      'en.company as company',
+      'en.job_title as jobTitle',
+      'en.industry as industry',
+      'en.web_presence as webPresence',
+    ])
+    .where(scopedToTenant(scope, 'a.tenant_id'));
+}
+
+/** A page of attendees, all of the scope's or those holding an order for one event. */
+export async function listAttendees(
+  db: Kysely<Database>,
+  scope: DataScope,
+  page: { limit: number; after: AttendeeCursor | undefined; event: TenantKey | undefined },
+): Promise<AttendeeRow[]> {
+  let query = selectAttendees(db, scope);
+  const event = page.event;
+  if (event !== undefined) {
+    query = query.where('a.tenant_id', '=', event.tenantId).where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('orders as o')
+          .select(eb.lit(1).as('one'))
+          .whereRef('o.tenant_id', '=', 'a.tenant_id')
+          .whereRef('o.attendee_id', '=', 'a.id')
+          .where('o.event_id', '=', event.id),
+      ),
+    );
+  }
+  if (page.after !== undefined) {
+    const [tenantId, id] = page.after;
+    query = query.where((eb) => eb(eb.refTuple('a.tenant_id', 'a.id'), '>', eb.tuple(tenantId, id)));
+  }
+  return query.orderBy('a.tenant_id').orderBy('a.id').limit(page.limit).execute();
+}
+
+export async function findAttendee(db: Kysely<Database>, scope: DataScope, id: string): Promise<AttendeeRow | undefined> {
+  return selectAttendees(db, scope).where('a.id', '=', id).executeTakeFirst();
+}
+
+export async function attendeesByKeys(
+  db: Kysely<Database>,
+  scope: DataScope,
+  keys: readonly TenantKey[],
+): Promise<AttendeeRow[]> {
+  return selectAttendees(db, scope).where(keyIn('a.tenant_id', 'a.id', keys)).execute();
+}

@@ -1,0 +1,97 @@
+import type { Kysely } from 'kysely';
+import type { DataScope } from '../request-scope.js';
+import type { Database } from '../tables.js';
+import { keyIn, scopedToTenant, type TenantKey } from './tenant-key.js';
+
+export interface OrderRow {
+  tenantId: string;
+  id: string;
+  eventId: string;
+  attendeeId: string;
+  placedAt: Date;
+  totalCents: number;
+  currency: string;
+  status: string;
+  paymentRef: string | null;
+}
+
+export interface TicketRow {
+  tenantId: string;
+  id: string;
+  orderId: string;
+  type: string;
+  checkedInAt: Date | null;
+}
+
+export interface RelationshipRow {
+  tenantId: string;
+  fromAttendeeId: string;
+  toAttendeeId: string;
+  kind: string;
+}
+
+function selectOrders(db: Kysely<Database>, scope: DataScope) {
+  return db
+    .selectFrom('orders')
+    .select([
+      'tenant_id as tenantId',
+      'id',
+      'event_id as eventId',
+      'attendee_id as attendeeId',
+      'placed_at as placedAt',
+      'total_cents as totalCents',
+      'currency',
+      'status',
+      'payment_ref as paymentRef',
+    ])
+    .where(scopedToTenant(scope, 'orders.tenant_id'));
+}
+
+/** The orders of many attendees in one statement, oldest first. */
+export async function ordersByAttendees(
+  db: Kysely<Database>,
+  scope: DataScope,
+  attendees: readonly TenantKey[],
+): Promise<OrderRow[]> {
+  return selectOrders(db, scope)
+    .where(keyIn('tenant_id', 'attendee_id', attendees))
+    .orderBy('placed_at')
+    .orderBy('id')
+    .execute();
+}
+
+export async function findOrdersById(db: Kysely<Database>, scope: DataScope, id: string): Promise<OrderRow[]> {
+  return selectOrders(db, scope).where('id', '=', id).orderBy('tenant_id').limit(2).execute();
+}
+
+/** The tickets of many orders in one statement. */
+export async function ticketsByOrders(
+  db: Kysely<Database>,
+  scope: DataScope,
+  orders: readonly TenantKey[],
+): Promise<TicketRow[]> {
+  return db
+    .selectFrom('tickets')
+    .select(['tenant_id as tenantId', 'id', 'order_id as orderId', 'type', 'checked_in_at as checkedInAt'])
+    .where(scopedToTenant(scope, 'tickets.tenant_id'))
+    .where(keyIn('tenant_id', 'order_id', orders))
+    .orderBy('id')
+    .execute();
+}
+
+/** Relationships touching many attendees, in either direction, in one statement. */
+export async function relationshipsByAttendees(
+  db: Kysely<Database>,
+  scope: DataScope,
+  attendees: readonly TenantKey[],
+): Promise<RelationshipRow[]> {
+  return db
+    .selectFrom('relationships')
+    .select(['tenant_id as tenantId', 'from_attendee_id as fromAttendeeId', 'to_attendee_id as toAttendeeId', 'kind'])
+    .where(scopedToTenant(scope, 'relationships.tenant_id'))
+    .where((eb) =>
+      eb.or([keyIn('tenant_id', 'from_attendee_id', attendees), keyIn('tenant_id', 'to_attendee_id', attendees)]),
+    )
+    .orderBy('kind')
+    .execute();
+}

@@ -1,0 +1,53 @@
+import { sql, type ControlledTransaction, type Kysely } from 'kysely';
+import type { Database } from './tables.js';
+
+export const APP_ROLE = 'custodian_app';
+
+/** Whose rows a transaction may see; RLS in the database enforces it, the queries filter too. */
+export type DataScope =
+  | { readonly kind: 'tenant'; readonly tenantId: string }
+  | { readonly kind: 'platform' }
+  | { readonly kind: 'person'; readonly personId: string }
+  | { readonly kind: 'maintenance' };
+
+export type ScopedTransaction = ControlledTransaction<Database>;
+
+/**
+ * Opens one transaction and pins the scope to it with set_config(..., true): the settings vanish
+ * at commit or rollback, so a pooled connection never carries a tenant into the next request.
+ * The role is dropped to the application role for the transaction as well, so row-level security
+ * applies even where the connection itself is an owner (the embedded database, development).
+ */
+export async function beginScopedTransaction(db: Kysely<Database>, scope: DataScope): Promise<ScopedTransaction> {
+  const trx = await db.startTransaction().execute();
+  try {
+    const role = scope.kind === 'maintenance' ? sql`current_user` : sql`${APP_ROLE}`;
+    await sql`select
+      set_config('role', ${role}, true),
+      set_config('app.scope', ${scope.kind}, true),
+      set_config('app.tenant_id', ${scope.kind === 'tenant' ? scope.tenantId : ''}, true),
+      set_config('app.person_id', ${scope.kind === 'person' ? scope.personId : ''}, true)`.execute(trx);
+  } catch (error) {
+    await trx.rollback().execute().catch(() => undefined);
+    throw error;
+  }
+  return trx;
+}
+
+/** Runs `work` in a scoped transaction: committed when it returns, rolled back when it throws. */
+export async function withScope<T>(
+  db: Kysely<Database>,
+  scope: DataScope,
+  work: (trx: ScopedTransaction) => Promise<T>,
+): Promise<T> {
+  const trx = await beginScopedTransaction(db, scope);
+  let result: T;
+  try {
+    result = await work(trx);
+  } catch (error) {
+    await trx.rollback().execute().catch(() => undefined);
+    throw error;
+  }
+  await trx.commit().execute();
+  return result;
+}

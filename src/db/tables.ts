@@ -1,0 +1,153 @@
+import type { ColumnType, Generated } from 'kysely';
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+/** A timestamp the database fills in by default. */
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface TenantsTable {
+  id: string;
+  name: string;
+  created_at: DefaultedTimestamp;
+}
+
+export interface EventsTable {
+  tenant_id: string;
+  id: string;
+  name: string;
+  venue: string | null;
+  starts_at: Timestamp;
+}
+
+export interface PeopleTable {
+  id: string;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  billing_line1: string | null;
+  billing_city: string | null;
+  billing_region: string | null;
+  billing_postal_code: string | null;
+  billing_country: string | null;
+  age_range: string | null;
+  residency: string;
+  created_at: Timestamp;
+  last_active_at: Timestamp | null;
+  erased_at: Timestamp | null;
+}
+
+export interface ConsentsTable {
+  person_id: string;
+  marketing: boolean;
+  enrichment: boolean;
+  do_not_sell: boolean;
+  restricted: boolean;
+  objection: boolean;
+  updated_at: DefaultedTimestamp;
+}
+
+export interface EnrichmentsTable {
+  person_id: string;
+  source: string;
+  company: string | null;
+  job_title: string | null;
+  industry: string | null;
+  web_presence: string | null;
+}
+
+export interface DevicesTable {
+  person_id: string;
+  ip: string;
+  user_agent: string;
+}
+
+export interface AttendeesTable {
+  tenant_id: string;
+  id: Generated<string>;
+  /** Null once the person is erased: the tenant's orders then point at nobody. */
+  person_id: string | null;
+  created_at: DefaultedTimestamp;
+}
+
+export interface OrdersTable {
+  tenant_id: string;
+  id: string;
+  event_id: string;
+  attendee_id: string;
+  placed_at: Timestamp;
+  total_cents: number;
+  currency: string;
+  status: string;
+  payment_ref: string | null;
+}
+
+export interface TicketsTable {
+  tenant_id: string;
+  id: string;
+  order_id: string;
+  type: string;
+  checked_in_at: Timestamp | null;
+}
+
+export interface RelationshipsTable {
+  tenant_id: string;
+  from_attendee_id: string;
+  to_attendee_id: string;
+  kind: string;
+}
+
+export interface UsageEventsTable {
+  person_id: string;
+  at: Timestamp;
+  page: string;
+  feature: string;
+}
+
+export interface SupportCasesTable {
+  id: string;
+  person_id: string;
+  opened_at: Timestamp;
+  resolved_at: Timestamp | null;
+  subject: string;
+  body: string;
+}
+
+export interface AccessLogTable {
+  id: Generated<string>;
+  at: DefaultedTimestamp;
+  actor: string;
+  role: string;
+  tenant_id: string | null;
+  purpose: string;
+  operation_name: string | null;
+  request_id: string;
+  token_id: string | null;
+  client_address: string | null;
+  subjects: string[];
+  fields: string[];
+  masked: ColumnType<unknown, string, string>;
+  outcome: string;
+  prev_hash: string | null;
+  hash: string;
+}
+
+export interface Database {
+  tenants: TenantsTable;
+  events: EventsTable;
+  people: PeopleTable;
+  consents: ConsentsTable;
+  enrichments: EnrichmentsTable;
+  devices: DevicesTable;
+  attendees: AttendeesTable;
+  orders: OrdersTable;
+  tickets: TicketsTable;
+  relationships: RelationshipsTable;
+  usage_events: UsageEventsTable;
+  support_cases: SupportCasesTable;
+  access_log: AccessLogTable;
+}
+
+/** Tables whose rows belong to one tenant: RLS isolates them by `tenant_id`. */
+export const TENANT_TABLES = ['events', 'attendees', 'orders', 'tickets', 'relationships'] as const;
+
+/** Tables about one person, shared across tenants: a tenant sees a person's rows only through an attendee. */
+export const PERSON_TABLES = ['people', 'consents', 'enrichments', 'devices', 'usage_events', 'support_cases'] as const;

@@ -1,0 +1,80 @@
+import DataLoader from 'dataloader';
+import * as attendees from '../db/queries/attendees.js';
+import * as events from '../db/queries/events.js';
+import * as orders from '../db/queries/orders.js';
+import { tenantKeyString, type TenantKey } from '../db/queries/tenant-key.js';
+import type { RequestTransaction } from '../db/request-transaction.js';
+
+/** One batched statement per kind of child per request: the statement count never grows with rows. */
+function batchedOne<T>(load: (keys: readonly TenantKey[]) => Promise<T[]>, keyOf: (row: T) => TenantKey) {
+  return new DataLoader<TenantKey, T | undefined, string>(
+    async (keys) => {
+      const byKey = new Map((await load(keys)).map((row) => [tenantKeyString(keyOf(row)), row]));
+      return keys.map((key) => byKey.get(tenantKeyString(key)));
+    },
+    { cacheKeyFn: tenantKeyString },
+  );
+}
+
+function batchedMany<T>(load: (keys: readonly TenantKey[]) => Promise<T[]>, parentOf: (row: T) => TenantKey[]) {
+  return new DataLoader<TenantKey, T[], string>(
+    async (keys) => {
+      const rows = await load(keys);
+      const groups = new Map<string, T[]>();
+      for (const row of rows) {
+        for (const parent of parentOf(row)) {
+          const key = tenantKeyString(parent);
+          const group = groups.get(key);
+          if (group === undefined) groups.set(key, [row]);
+          else group.push(row);
+        }
+      }
+      return keys.map((key) => groups.get(tenantKeyString(key)) ?? []);
+    },
+    { cacheKeyFn: tenantKeyString },
+  );
+}
+
+/**
+ * The data a request may read, all through its one scoped transaction. Resolvers ask for rows
+ * here; the SQL lives in db/queries.
+ */
+export class RequestLoaders {
+  constructor(readonly transaction: RequestTransaction) {}
+
+  get scope() {
+    return this.transaction.scope;
+  }
+
+  async run<T>(query: (db: Awaited<ReturnType<RequestTransaction['get']>>) => Promise<T>): Promise<T> {
+    return query(await this.transaction.get());
+  }
+
+  readonly event = batchedOne(
+    (keys) => this.run((db) => events.eventsByKeys(db, this.scope, keys)),
+    (row) => row,
+  );
+
+  readonly attendee = batchedOne(
+    (keys) => this.run((db) => attendees.attendeesByKeys(db, this.scope, keys)),
+    (row) => row,
+  );
+
+  readonly ordersOfAttendee = batchedMany(
+    (keys) => this.run((db) => orders.ordersByAttendees(db, this.scope, keys)),
+    (row) => [{ tenantId: row.tenantId, id: row.attendeeId }],
+  );
+
+  readonly ticketsOfOrder = batchedMany(
+    (keys) => this.run((db) => orders.ticketsByOrders(db, this.scope, keys)),
+    (row) => [{ tenantId: row.tenantId, id: row.orderId }],
+  );
+
+  readonly relationshipsOfAttendee = batchedMany(
+    (keys) => this.run((db) => orders.relationshipsByAttendees(db, this.scope, keys)),
+    (row) => [
+      { tenantId: row.tenantId, id: row.fromAttendeeId },
+      { tenantId: row.tenantId, id: row.toAttendeeId },
+    ],
+  );
+}

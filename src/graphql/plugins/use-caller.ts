@@ -1,0 +1,51 @@
+import type { Plugin } from 'graphql-yoga';
+import { resolveCaller, type Caller } from '../../auth/caller.js';
+import type { TokenVerifier } from '../../auth/token-verifier.js';
+import { UnauthenticatedError } from '../../errors.js';
+import type { AccessDecision } from '../../policy/access-decision.js';
+import type { Policy } from '../../policy/policy.js';
+
+export interface CallerOptions {
+  verifier: TokenVerifier;
+  policy: Policy;
+  decide: (role: string, purpose: string) => AccessDecision;
+}
+
+interface ResolvedCaller {
+  caller: Caller;
+  decision: AccessDecision;
+}
+
+const resolved = new WeakMap<Request, ResolvedCaller>();
+
+/** The caller and decision of a request, once useCaller has admitted it. */
+export function callerOf(request: Request): ResolvedCaller {
+  const entry = resolved.get(request);
+  // Unreachable when useCaller runs first; refusing here keeps the default at deny.
+  if (entry === undefined) throw new UnauthenticatedError();
+  return entry;
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/;
+
+/**
+ * Authenticates every GraphQL request before it is parsed: a verified token and a permitted
+ * purpose, or the request is refused as a whole (401/403). The policy's decision for the caller's
+ * role and purpose is taken here, once, for validation and resolvers to share.
+ */
+export function useCaller(options: CallerOptions): Plugin<{ caller: Caller; decision: AccessDecision }> {
+  return {
+    async onRequestParse({ request }) {
+      const header = request.headers.get('authorization');
+      if (header === null || header.trim() === '') throw new UnauthenticatedError('A bearer token is required.');
+      const match = BEARER.exec(header.trim());
+      if (match === null) throw new UnauthenticatedError('The Authorization header must be "Bearer <JWT>".');
+      const claims = await options.verifier.verify(match[1]!);
+      const caller = resolveCaller(claims, request.headers.get('x-purpose'), options.policy);
+      resolved.set(request, { caller, decision: options.decide(caller.role, caller.purpose) });
+    },
+    onContextBuilding({ context, extendContext }) {
+      extendContext(callerOf(context.request));
+    },
+  };
+}

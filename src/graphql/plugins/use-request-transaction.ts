@@ -1,0 +1,34 @@
+import type { Kysely } from 'kysely';
+import type { Plugin } from 'graphql-yoga';
+import { RequestTransaction } from '../../db/request-transaction.js';
+import type { Database } from '../../db/tables.js';
+import type { GraphQLContext } from '../context.js';
+import { RequestLoaders } from '../loaders.js';
+import { callerOf } from './use-caller.js';
+
+/**
+ * Each operation runs in one database transaction scoped to the caller (tenant, platform or
+ * person), opened on the first read and committed once execution has produced its result.
+ */
+export function useRequestTransaction(options: { db: Kysely<Database> }): Plugin<{ data: RequestLoaders }> {
+  return {
+    onContextBuilding({ context, extendContext }) {
+      const { caller } = callerOf(context.request);
+      extendContext({ data: new RequestLoaders(new RequestTransaction(options.db, caller.scope)) });
+    },
+    onExecute({ executeFn, setExecuteFn }) {
+      setExecuteFn(async (args) => {
+        const { data } = args.contextValue as GraphQLContext;
+        let result: Awaited<ReturnType<typeof executeFn>>;
+        try {
+          result = await executeFn(args);
+        } catch (error) {
+          await data.transaction.finish('rollback').catch(() => undefined);
+          throw error;
+        }
+        await data.transaction.finish('commit');
+        return result;
+      });
+    },
+  };
+}

@@ -1,0 +1,20 @@
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './types/viewer.js';
+import './types/event.js';
+import './types/attendee.js';
+import './types/order.js';
+import './types/relationship.js';
+
+let schema: GraphQLSchema | undefined;
+
+/** The GraphQL schema, built once from the Pothos types. */
+export function gatewaySchema(): GraphQLSchema {
+  schema ??= builder.toSchema();
+  return schema;
+}
+
+/** The SDL committed as schema/schema.graphql; a test fails when the two drift. */
+export function printGatewaySchema(): string {
+  return `${printSchema(lexicographicSortSchema(gatewaySchema()))}\n`;
+}

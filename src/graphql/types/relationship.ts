@@ -1,0 +1,29 @@
+import { NotFoundError } from '../../errors.js';
+import { builder, personal } from '../builder.js';
+import { AttendeeRef, RelationshipRef } from './refs.js';
+
+const RelationshipDirection = builder.enumType('RelationshipDirection', {
+  values: ['OUTGOING', 'INCOMING'] as const,
+  description: 'OUTGOING: this attendee is the relationship\'s source (for example, referred the other).',
+});
+
+RelationshipRef.implement({
+  extensions: personal,
+  fields: (t) => ({
+    kind: t.string({ resolve: ({ row }) => row.kind }),
+    direction: t.field({
+      type: RelationshipDirection,
+      resolve: ({ row, of }) => (row.fromAttendeeId === of.id ? 'OUTGOING' : 'INCOMING'),
+    }),
+    attendee: t.field({
+      type: AttendeeRef,
+      description: 'The other attendee of the relationship.',
+      resolve: async ({ row, of }, _args, { data }) => {
+        const otherId = row.fromAttendeeId === of.id ? row.toAttendeeId : row.fromAttendeeId;
+        const other = await data.attendee.load({ tenantId: row.tenantId, id: otherId });
+        if (other === undefined) throw new NotFoundError('Attendee');
+        return other;
+      },
+    }),
+  }),
+});

@@ -1,0 +1,109 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { sql } from 'kysely';
+import { projectRoot } from '../../src/config.js';
+import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../../src/db/database.js';
+import { ensureApplicationLogin, migrateToLatest } from '../../src/db/migrate.js';
+import { importData } from '../../src/privacy/import/import-data.js';
+
+/** Every database test runs on PGlite, and on real PostgreSQL too when TEST_DATABASE_URL is set. */
+export const DATABASE_KINDS: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+
+export const demoData = (): unknown => JSON.parse(fs.readFileSync(path.join(projectRoot, 'fixtures', 'demo.json'), 'utf8'));
+
+export interface TestDatabase {
+  kind: DatabaseKind;
+  /** Connection the gateway serves with: custodian_app on PostgreSQL; the embedded instance on PGlite. */
+  app: DatabaseHandle;
+  /** The owner: migrations, imports and direct inspection (bypasses RLS on both). */
+  owner: DatabaseHandle;
+  /** Connection strings on PostgreSQL (undefined on PGlite). */
+  appUrl: string | undefined;
+  ownerUrl: string | undefined;
+  /** Opens another application-role handle (for example a pool of size 1). */
+  openApp(poolSize?: number): Promise<DatabaseHandle>;
+  destroy(): Promise<void>;
+}
+
+function withDatabase(url: string, database: string, user?: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  if (user !== undefined) {
+    parsed.username = user;
+    parsed.password = 'custodian-test';
+  }
+  return parsed.toString();
+}
+
+/** A fresh, migrated database; with `seed`, the demo data set is imported as the owner. */
+export async function createTestDatabase(kind: DatabaseKind, options: { seed?: boolean } = {}): Promise<TestDatabase> {
+  const seed = options.seed ?? true;
+  if (kind === 'pglite') {
+    const pglite = await PGlite.create();
+    const owner = await openDatabase({ pglite });
+    await migrateToLatest(owner.db);
+    if (seed) await importData(owner.db, demoData());
+    return {
+      kind,
+      owner,
+      app: owner,
+      appUrl: undefined,
+      ownerUrl: undefined,
+      openApp: async () => openDatabase({ pglite }),
+      destroy: () => pglite.close(),
+    };
+  }
+  const adminUrl = process.env.TEST_DATABASE_URL!;
+  const name = `custodian_t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const ownerUrl = withDatabase(adminUrl, name);
+  const appUrl = withDatabase(adminUrl, name, 'custodian_app');
+  const owner = await openDatabase({ url: ownerUrl, poolSize: 3 });
+  await migrateToLatest(owner.db);
+  await ensureApplicationLogin(owner.db, 'custodian-test');
+  if (seed) await importData(owner.db, demoData());
+  const app = await openDatabase({ url: appUrl, poolSize: 5 });
+  const extra: DatabaseHandle[] = [];
+  return {
+    kind,
+    owner,
+    app,
+    appUrl,
+    ownerUrl,
+    openApp: async (poolSize = 5) => {
+      const handle = await openDatabase({ url: appUrl, poolSize });
+      extra.push(handle);
+      return handle;
+    },
+    destroy: async () => {
+      for (const handle of extra) await handle.close().catch(() => undefined);
+      await app.close();
+      await owner.close();
+      const cleanup = new pg.Client({ connectionString: adminUrl });
+      await cleanup.connect();
+      await cleanup.query(`drop database if exists ${name} with (force)`);
+      await cleanup.end();
+    },
+  };
+}
+
+/** Runs raw SQL as the application role with an optional tenant, exactly as a buggy query would. */
+export async function rawAsApp<T>(
+  database: TestDatabase,
+  statement: string,
+  settings: { scope?: string; tenant?: string } = {},
+): Promise<T[]> {
+  return database.app.db.transaction().execute(async (trx) => {
+    await sql`select set_config('role', 'custodian_app', true)`.execute(trx);
+    if (settings.scope !== undefined) await sql`select set_config('app.scope', ${settings.scope}, true)`.execute(trx);
+    if (settings.tenant !== undefined) await sql`select set_config('app.tenant_id', ${settings.tenant}, true)`.execute(trx);
+    const result = await sql.raw<T>(statement).execute(trx);
+    return result.rows;
+  });
+}
