@@ -36,7 +36,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const portText = nonEmpty(env.PORT) ?? '4000';
   const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!/^\d{1,5}$/.test(portText) || port > 65535) {
     throw new ConfigurationError(`PORT must be a whole number from 0 to 65535, got "${portText}".`);
   }
   const databaseUrl = nonEmpty(env.DATABASE_URL);

@@ -56,13 +56,19 @@ async function keySource(auth: AuthConfig, devJwks: { keys: JWK[] } | undefined)
     }
     return createRemoteJWKSet(url, { timeoutDuration: 5000, cooldownDuration: 30_000 });
   }
-  if (auth.publicKeyFile !== undefined) return createLocalJWKSet(await readKeyFile(auth.publicKeyFile));
+  if (auth.publicKeyFile !== undefined) {
+    const { keys, fromPem } = await readKeyFile(auth.publicKeyFile);
+    const local = createLocalJWKSet({ keys });
+    // A PEM file names no kid, so a token's kid cannot select from it; the algorithm allow-list
+    // and the key type still do.
+    return fromPem ? (header, token) => local({ ...header, kid: undefined }, token) : local;
+  }
   if (devJwks !== undefined) return createLocalJWKSet(devJwks);
   throw new ConfigurationError('No token key source: set AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE.');
 }
 
 /** A PEM public key, a JWK, or a JWKS. Keys without a kid get their RFC 7638 thumbprint. */
-export async function readKeyFile(file: string): Promise<{ keys: JWK[] }> {
+export async function readKeyFile(file: string): Promise<{ keys: JWK[]; fromPem: boolean }> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -70,14 +76,19 @@ export async function readKeyFile(file: string): Promise<{ keys: JWK[] }> {
     throw new ConfigurationError(`AUTH_PUBLIC_KEY_FILE ${file} cannot be read.`);
   }
   let jwks: JWK[];
-  if (text.includes('-----BEGIN')) {
+  const fromPem = text.includes('-----BEGIN');
+  if (fromPem) {
+    // createPublicKey would quietly derive the public half of a private key; a private key has no
+    // business on the gateway, so it is refused rather than used.
+    if (/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/.test(text)) {
+      throw new ConfigurationError(`AUTH_PUBLIC_KEY_FILE ${file} holds a private key; give the gateway the public key only.`);
+    }
     let key: crypto.KeyObject;
     try {
       key = crypto.createPublicKey(text);
     } catch {
       throw new ConfigurationError(`AUTH_PUBLIC_KEY_FILE ${file} holds no readable public key.`);
     }
-    if (key.type !== 'public') throw new ConfigurationError(`AUTH_PUBLIC_KEY_FILE ${file} must hold a public key.`);
     jwks = [key.export({ format: 'jwk' }) as JWK];
   } else {
     let parsed: unknown;
@@ -94,7 +105,10 @@ export async function readKeyFile(file: string): Promise<{ keys: JWK[] }> {
       throw new ConfigurationError(`AUTH_PUBLIC_KEY_FILE ${file} must hold only public asymmetric keys.`);
     }
   }
-  return { keys: await Promise.all(jwks.map(async (jwk) => ({ ...jwk, kid: jwk.kid ?? (await calculateJwkThumbprint(jwk)) }))) };
+  return {
+    keys: await Promise.all(jwks.map(async (jwk) => ({ ...jwk, kid: jwk.kid ?? (await calculateJwkThumbprint(jwk)) }))),
+    fromPem,
+  };
 }
 
 function describeJoseFailure(error: unknown): string {

@@ -32,8 +32,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   const statements = new StatementCounter();
   if (options.url !== undefined) {
     const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
-    // An idle client whose server went away must not crash the process.
+    // A client whose server went away (idle in the pool, or mid-query) must not crash the
+    // process: the query in flight fails on its own, and the pool replaces the client.
     pool.on('error', () => undefined);
+    pool.on('connect', (client) => client.on('error', () => undefined));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: statements.log });
     return { kind: 'postgres', db, statements, close: () => db.destroy() };
   }

@@ -48,6 +48,19 @@ export async function withScope<T>(
     await trx.rollback().execute().catch(() => undefined);
     throw error;
   }
-  await trx.commit().execute();
+  await commitOrRelease(trx);
   return result;
+}
+
+/**
+ * Commits; if the commit fails (a connection that died mid-request), rolls back so the
+ * connection is released to the pool either way (Kysely releases only on a successful commit).
+ */
+export async function commitOrRelease(trx: ScopedTransaction): Promise<void> {
+  try {
+    await trx.commit().execute();
+  } catch (error) {
+    await trx.rollback().execute().catch(() => undefined);
+    throw error;
+  }
 }

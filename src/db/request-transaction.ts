@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { beginScopedTransaction, type DataScope, type ScopedTransaction } from './request-scope.js';
+import { beginScopedTransaction, commitOrRelease, type DataScope, type ScopedTransaction } from './request-scope.js';
 import type { Database } from './tables.js';
 
 /**
@@ -37,7 +37,7 @@ export class RequestTransaction {
     } catch {
       return;
     }
-    if (outcome === 'commit') await trx.commit().execute();
+    if (outcome === 'commit') await commitOrRelease(trx);
     else await trx.rollback().execute();
   }
 }

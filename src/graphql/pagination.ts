@@ -20,7 +20,15 @@ export function encodeCursor(position: readonly string[]): string {
   return Buffer.from(JSON.stringify(position), 'utf8').toString('base64url');
 }
 
-export function decodeCursor(cursor: string | null | undefined, length: number): string[] | undefined {
+/**
+ * Cursors are opaque but come back from clients, so each part is checked before it reaches SQL:
+ * `isValid` rejects values of the wrong type (a non-UUID id, a non-instant time).
+ */
+export function decodeCursor(
+  cursor: string | null | undefined,
+  length: number,
+  isValid: (position: readonly string[]) => boolean,
+): string[] | undefined {
   if (cursor === null || cursor === undefined) return undefined;
   let position: unknown;
   try {
@@ -31,7 +39,8 @@ export function decodeCursor(cursor: string | null | undefined, length: number):
   if (
     !Array.isArray(position) ||
     position.length !== length ||
-    !position.every((part) => typeof part === 'string' && part.length <= 200 && !part.includes('\u0000'))
+    !position.every((part) => typeof part === 'string' && part.length <= 200 && !part.includes('\u0000')) ||
+    !isValid(position as string[])
   ) {
     throw new BadUserInputError('"after" is not a cursor this API issued.');
   }
@@ -55,3 +64,8 @@ export function toConnection<T>(rows: readonly T[], limit: number, positionOf: (
 export function isLookupableId(id: string): boolean {
   return id.length > 0 && id.length <= 200 && !id.includes('\u0000');
 }
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The form cursors carry times in (`Date.toISOString()`), and a real instant. */
+export const isIssuedInstant = (value: string): boolean => ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value));

@@ -26,7 +26,8 @@ export function callerOf(request: Request): ResolvedCaller {
   return entry;
 }
 
-const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/;
+// RFC 7235: the scheme name is case-insensitive.
+const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)$/i;
 
 /**
  * Authenticates every GraphQL request before it is parsed: a verified token and a permitted

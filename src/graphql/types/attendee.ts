@@ -92,7 +92,7 @@ builder.queryFields((t) => ({
     args: { eventId: t.arg.id(), first: t.arg.int(), after: t.arg.string() },
     resolve: async (_root, args, { data }) => {
       const limit = pageSize(args.first);
-      const after = decodeCursor(args.after, 2) as AttendeeCursor | undefined;
+      const after = decodeCursor(args.after, 2, ([, id]) => isAttendeeId(id!)) as AttendeeCursor | undefined;
       let event: { tenantId: string; id: string } | undefined;
       if (args.eventId !== null && args.eventId !== undefined) {
         const eventId = String(args.eventId);

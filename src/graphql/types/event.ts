@@ -1,7 +1,7 @@
 import { findEventsById, listEvents, type EventCursor } from '../../db/queries/events.js';
 import { NotFoundError } from '../../errors.js';
 import { builder } from '../builder.js';
-import { decodeCursor, isLookupableId, pageSize, toConnection } from '../pagination.js';
+import { decodeCursor, isIssuedInstant, isLookupableId, pageSize, toConnection } from '../pagination.js';
 import { connectionOf } from './connection.js';
 import { EventRef } from './refs.js';
 
@@ -22,7 +22,7 @@ builder.queryFields((t) => ({
     args: { first: t.arg.int(), after: t.arg.string() },
     resolve: async (_root, args, { data }) => {
       const limit = pageSize(args.first);
-      const after = decodeCursor(args.after, 3) as EventCursor | undefined;
+      const after = decodeCursor(args.after, 3, ([startsAt]) => isIssuedInstant(startsAt!)) as EventCursor | undefined;
       const rows = await data.run((db) => listEvents(db, data.scope, { limit: limit + 1, after }));
       return toConnection(rows, limit, (row) => [row.startsAt.toISOString(), row.tenantId, row.id]);
     },

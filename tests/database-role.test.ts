@@ -1,0 +1,86 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertSafeApplicationRole, inspectConnectedRole } from '../src/db/role-check.js';
+import { UnsafeDatabaseRoleError } from '../src/errors.js';
+import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './support/test-database.js';
+import { createTestKeys, type TestKeys } from './support/test-keys.js';
+import { startTestGateway, type TestGateway } from './support/test-gateway.js';
+
+describe.each(DATABASE_KINDS)('database roles (%s)', (kind) => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase(kind, { seed: false });
+  });
+  afterAll(async () => {
+    await database?.destroy();
+  });
+
+  it('refuses to serve as the owner (a superuser here)', async () => {
+    const facts = await inspectConnectedRole(database.owner.db);
+    expect(facts.superuser).toBe(true);
+    expect(() => assertSafeApplicationRole(facts)).toThrow(UnsafeDatabaseRoleError);
+  });
+
+  it.runIf(kind === 'postgres')('accepts custodian_app, which owns nothing and cannot bypass RLS', async () => {
+    const facts = await inspectConnectedRole(database.app.db);
+    expect(facts).toEqual({ role: 'custodian_app', superuser: false, bypassRls: false, ownsTables: [] });
+    expect(() => assertSafeApplicationRole(facts)).not.toThrow();
+  });
+
+  it.runIf(kind === 'postgres')('refuses a role that owns a table or has BYPASSRLS', () => {
+    expect(() => assertSafeApplicationRole({ role: 'x', superuser: false, bypassRls: true, ownsTables: [] })).toThrow(/has BYPASSRLS/);
+    expect(() => assertSafeApplicationRole({ role: 'x', superuser: false, bypassRls: false, ownsTables: ['people'] })).toThrow(/owns/);
+  });
+
+  it('gives the application role reads but no writes on personal tables', async () => {
+    const write = database.app.db.transaction().execute(async (trx) => {
+      await sql`select set_config('role', 'custodian_app', true), set_config('app.scope', 'platform', true)`.execute(trx);
+      await sql`update people set name = 'x'`.execute(trx);
+    });
+    await expect(write).rejects.toThrow(/permission denied/);
+  });
+});
+
+describe.runIf(DATABASE_KINDS.includes('postgres'))('the database going away mid-request (postgres)', () => {
+  let database: TestDatabase;
+  let keys: TestKeys;
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    database = await createTestDatabase('postgres');
+    keys = await createTestKeys();
+    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await database?.destroy();
+  });
+
+  const QUERY = '{ attendees(first: 100) { edges { node { id name email orders { id tickets { id } } } } } }';
+
+  it('answers a masked error with no data, then recovers', async () => {
+    const token = await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
+    // Hold a lock on tickets so the request stops mid-transaction, then cut its connection.
+    const blocker = await database.owner.db.startTransaction().execute();
+    await sql`lock table tickets in access exclusive mode`.execute(blocker);
+    const pending = gateway.request({ query: QUERY, token, purpose: 'ticketing' });
+    const deadline = Date.now() + 10_000;
+    let terminated = 0;
+    while (terminated === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const result = await sql<{ n: number }>`
+        select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
+        where usename = 'custodian_app' and datname = current_database() and wait_event_type = 'Lock'`.execute(database.owner.db);
+      terminated = result.rows[0]!.n;
+    }
+    expect(terminated).toBe(1);
+    const response = await pending;
+    await blocker.rollback().execute();
+    expect(response.body.data ?? null).toBeNull();
+    expect(response.body.errors?.[0]?.message).toBe('Unexpected error.');
+    expect(JSON.stringify(response.body)).not.toMatch(/terminat|admin|@example|pg_|custodian_app/i);
+
+    const again = await gateway.request<{ attendees: { edges: unknown[] } }>({ query: QUERY, token, purpose: 'ticketing' });
+    expect(again.body.errors).toBeUndefined();
+    expect(again.body.data!.attendees.edges).toHaveLength(24);
+  });
+});

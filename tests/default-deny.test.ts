@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGateway } from '../src/server.js';
+import { buildPolicy, loadPolicyFile, PolicyError } from '../src/policy/policy.js';
+import { createTokenVerifier } from '../src/auth/token-verifier.js';
+import { createTestDatabase, type TestDatabase } from './support/test-database.js';
+import { createTestKeys, type TestKeys } from './support/test-keys.js';
+import { POLICY_FILE, startTestGateway, type TestGateway } from './support/test-gateway.js';
+
+const fixture = (name: string) => path.join(import.meta.dirname, 'fixtures', 'policies', name);
+
+describe('the server refuses to start on an incomplete policy', () => {
+  let database: TestDatabase;
+  let keys: TestKeys;
+  beforeAll(async () => {
+    database = await createTestDatabase('pglite', { seed: false });
+    keys = await createTestKeys();
+  });
+  afterAll(async () => {
+    await database?.destroy();
+  });
+
+  async function startWith(policyFile: string) {
+    const verifier = await createTokenVerifier(keys.auth);
+    return () => createGateway({ database: database.app, policy: loadPolicyFile(policyFile), verifier, production: false });
+  }
+
+  it('starts on the project policy (the control)', async () => {
+    expect(await startWith(POLICY_FILE)).not.toThrow();
+  });
+
+  it('names a personal field the policy leaves unclassified', async () => {
+    const start = await startWith(fixture('unclassified-personal-field.yaml'));
+    expect(start).toThrow(PolicyError);
+    expect(start).toThrow(/personal field Attendee\.phone is unclassified/);
+  });
+
+  it('names a personal type the policy forgot', async () => {
+    const start = await startWith(fixture('missing-personal-type.yaml'));
+    expect(start).toThrow(/type Ticket is not in the policy \(it holds personal data\)/);
+  });
+
+  it('refuses a role given an undeclared purpose', () => {
+    expect(() => loadPolicyFile(fixture('undeclared-purpose.yaml'))).toThrow(/role organizer_staff is given the undeclared purpose "door-sales"/);
+  });
+
+  it('refuses a category naming an undeclared purpose, a partial level without a mask rule, and unknown keys', () => {
+    const attempt = () =>
+      buildPolicy({
+        purposes: { ticketing: 'x' },
+        roles: { organizer_admin: { scope: 'tenant', purposes: ['ticketing'] } },
+        categories: { 'user.name': { access: { ticketing: 'partial', haunting: 'full' } } },
+        types: { Attendee: { personal: true, fields: { name: 'user.name', email: 'user.contact.email' } } },
+      });
+    expect(attempt).toThrow(/undeclared purpose "haunting"/);
+    expect(attempt).toThrow(/"partial" for ticketing, but has no partial mask rule/);
+    expect(attempt).toThrow(/undeclared category "user.contact.email"/);
+    expect(() => buildPolicy({ purposes: {}, roles: {}, categories: {}, types: {}, extra: 1 })).toThrow(PolicyError);
+  });
+});
+
+describe('default deny at request time', () => {
+  let database: TestDatabase;
+  let keys: TestKeys;
+  let gateway: TestGateway;
+  beforeAll(async () => {
+    database = await createTestDatabase('pglite');
+    keys = await createTestKeys();
+    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
+  });
+  afterAll(async () => {
+    await gateway?.close();
+    await database?.destroy();
+  });
+
+  const ask = async (query: string, purpose = 'ticketing') =>
+    gateway.request({ query, token: await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' }), purpose });
+
+  it('reads the fields the purpose allows (the control)', async () => {
+    const response = await ask('{ attendees(first: 1) { edges { node { id name email orders { id totalCents } } } } }');
+    expect(response.status).toBe(200);
+    expect(response.body.errors).toBeUndefined();
+  });
+
+  it.each([
+    ['a plain field', '{ attendees { edges { node { phone } } } }', ['Attendee.phone']],
+    ['an alias', '{ attendees { edges { node { contact: phone } } } }', ['Attendee.phone']],
+    ['a named fragment', '{ attendees { edges { node { ...A } } } } fragment A on Attendee { name billingAddress { city } }', ['Address.city', 'Attendee.billingAddress']],
+    ['an inline fragment', '{ attendee(id: "00000000-0000-0000-0000-000000000000") { ... on Attendee { ageRange } } }', ['Attendee.ageRange']],
+    ['a field inside an allowed one', '{ attendees { edges { node { orders { id paymentRef } } } } }', ['Order.paymentRef']],
+    [
+      'several at once',
+      '{ attendees { edges { node { phone company x: company relationships { kind } orders { paymentRef } } } } }',
+      ['Attendee.company', 'Attendee.phone', 'Attendee.relationships', 'Order.paymentRef', 'Relationship.kind'],
+    ],
+  ])('refuses %s with FIELD_NOT_PERMITTED and reads nothing', async (_route, query, fields) => {
+    const before = database.app.statements.count;
+    const response = await ask(query);
+    expect(response.status).toBe(403);
+    expect(response.body.data).toBeUndefined();
+    expect(response.body.errors?.[0]?.extensions?.code).toBe('FIELD_NOT_PERMITTED');
+    expect(response.body.errors?.[0]?.extensions?.fields).toEqual(fields);
+    expect(database.app.statements.count).toBe(before);
+  });
+
+  it('refuses per-person reads for an aggregate-only purpose', async () => {
+    const response = await gateway.request({
+      query: '{ attendees { edges { node { id } } } }',
+      token: await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' }),
+      purpose: 'grant-reporting',
+    });
+    expect(response.status).toBe(403);
+    expect(response.body.errors?.[0]?.extensions?.fields).toEqual(['Attendee.id', 'Query.attendees']);
+  });
+
+  it('masks email as POLICY.md says for door staff', async () => {
+    const response = await gateway.request<{ attendees: { edges: { node: { email: string; masked: { field: string; reason: string }[] } }[] } }>({
+      query: '{ attendees(first: 3) { edges { node { email masked { field reason } orders { tickets { id } } } } } }',
+      token: await keys.sign({ roles: ['organizer_staff'], tenant: 'northwind-live' }),
+      purpose: 'event-checkin',
+    });
+    expect(response.body.errors).toBeUndefined();
+    for (const { node } of response.body.data!.attendees.edges) {
+      expect(node.email).toMatch(/^[a-z]\*\*\*@example\.(com|net|org)$/);
+      expect(node.masked).toEqual([{ field: 'email', reason: 'PARTIAL' }]);
+    }
+  });
+});
