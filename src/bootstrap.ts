@@ -34,7 +34,9 @@ export async function readImportFile(file: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new ConfigurationError(`The import file ${file} is not valid JSON: ${(error as Error).message}`);
+    // V8's message quotes the start of the text, which may be personal data: keep only where it broke.
+    const where = /at position \d+(?: \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
+    throw new ConfigurationError(`The import file ${file} is not valid JSON${where === undefined ? '' : ` (${where})`}.`);
   }
 }
 

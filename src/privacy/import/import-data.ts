@@ -26,16 +26,15 @@ export type ImportReport = Record<string, number>;
  * Re-importing the same file writes nothing.
  */
 export async function importData(db: Kysely<Database>, input: unknown): Promise<ImportReport> {
-  const shape = validateShape(input);
-  if ('problems' in shape) throw new ImportRefusedError(shape.problems);
-  const { file } = shape;
+  // Later checks run on the rows that passed the earlier ones, so one refusal names every bad row.
+  const { file, problems } = validateShape(input);
   const references = checkReferences(file);
-  if (references.problems.length > 0) throw new ImportRefusedError(references.problems);
+  problems.push(...references.problems);
 
   return withScope(db, { kind: 'maintenance' }, async (trx) => {
     const missing = await findMissing(trx, references.external);
-    const unresolved = unresolvedReferenceProblems(file, missing);
-    if (unresolved.length > 0) throw new ImportRefusedError(unresolved);
+    problems.push(...unresolvedReferenceProblems(file, missing));
+    if (problems.length > 0) throw new ImportRefusedError(problems);
     return writeRows(trx, file);
   });
 }

@@ -8,7 +8,14 @@ const sourceId = z
   .max(200)
   .refine((value) => !/[\u0000-\u001f]/.test(value), 'must not contain control characters');
 const text = (max: number) => z.string().max(max).refine((value) => !value.includes('\u0000'), 'must not contain NUL');
-const timestamp = z.iso.datetime({ offset: true });
+// PostgreSQL has no year 0 (and far-off years are typing mistakes): refuse them as a bad row, not at insert.
+const timestamp = z.iso.datetime({ offset: true }).refine(
+  (value) => {
+    const year = Number(value.slice(0, 4));
+    return year >= 1900 && year <= 2999;
+  },
+  { message: 'must be a time between the years 1900 and 2999', when: (payload) => payload.issues.length === 0 },
+);
 
 export const AGE_RANGES = ['13-17', '18-24', '25-34', '35-44', '45-54', '55-64', '65+'] as const;
 export const UNDER_13 = 'under-13';

@@ -32,13 +32,15 @@ function rowIdOf(row: unknown): string | null {
 }
 
 /**
- * Checks the shape of every row of every section and collects every problem; returns the typed
- * file only when there are none.
+ * Checks the shape of every row of every section and collects every problem. The typed file holds
+ * the rows that passed, at their own indexes, so later checks can still name rows by position.
  */
-export function validateShape(input: unknown): { file: ImportFile } | { problems: ImportProblem[] } {
+export function validateShape(input: unknown): { file: ImportFile; problems: ImportProblem[] } {
   const problems: ImportProblem[] = [];
+  const file: Record<string, unknown[]> = Object.fromEntries(Object.keys(SECTIONS).map((section) => [section, []]));
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    return { problems: [{ section: '(file)', index: null, rowId: null, field: null, message: 'must be a JSON object' }] };
+    problems.push({ section: '(file)', index: null, rowId: null, field: null, message: 'must be a JSON object' });
+    return { file: file as unknown as ImportFile, problems };
   }
   const record = input as Record<string, unknown>;
   for (const key of Object.keys(record)) {
@@ -46,14 +48,12 @@ export function validateShape(input: unknown): { file: ImportFile } | { problems
       problems.push({ section: '(file)', index: null, rowId: null, field: key, message: 'is not a section of the import format' });
     }
   }
-  const file: Record<string, unknown[]> = {};
   for (const [section, schema] of Object.entries(SECTIONS) as [Section, (typeof SECTIONS)[Section]][]) {
     const rows = record[section] ?? [];
     if (!Array.isArray(rows)) {
       problems.push({ section, index: null, rowId: null, field: null, message: 'must be an array' });
       continue;
     }
-    file[section] = [];
     rows.forEach((row, index) => {
       const rowId = rowIdOf(row);
       if (section === 'people' && (row as { ageRange?: unknown })?.ageRange === UNDER_13) {
@@ -68,7 +68,8 @@ export function validateShape(input: unknown): { file: ImportFile } | { problems
       }
       const parsed = schema.safeParse(row);
       if (parsed.success) {
-        file[section]!.push(parsed.data);
+        // At its own index (holes elsewhere, which forEach skips), so later checks name rows by their place in the file.
+        file[section]![index] = parsed.data;
         return;
       }
       for (const issue of parsed.error.issues) {
@@ -78,7 +79,7 @@ export function validateShape(input: unknown): { file: ImportFile } | { problems
       }
     });
   }
-  return problems.length > 0 ? { problems } : { file: file as unknown as ImportFile };
+  return { file: file as unknown as ImportFile, problems };
 }
 
 /** What the file refers to that it does not itself define; the database must hold these. */
