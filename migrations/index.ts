@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as foundation from './0001-foundation.js';
+import * as personScope from './0002-person-scope.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -7,4 +8,5 @@ import * as foundation from './0001-foundation.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
+  '0002-person-scope': personScope,
 };

@@ -87,6 +87,8 @@ describe('default deny at request time', () => {
     ['an alias', '{ attendees { edges { node { contact: phone } } } }', ['Attendee.phone']],
     ['a named fragment', '{ attendees { edges { node { ...A } } } } fragment A on Attendee { name billingAddress { city } }', ['Address.city', 'Attendee.billingAddress']],
     ['an inline fragment', '{ attendee(id: "00000000-0000-0000-0000-000000000000") { ... on Attendee { ageRange } } }', ['Attendee.ageRange']],
+    ['a fragment on an interface', '{ attendees { edges { node { ... on Person { name phone } } } } }', ['Attendee.phone', 'DataSubject.phone']],
+    ['a named fragment on an interface', '{ attendees { edges { node { ...P } } } } fragment P on Person { x: ageRange }', ['Attendee.ageRange', 'DataSubject.ageRange']],
     ['a field inside an allowed one', '{ attendees { edges { node { orders { id paymentRef } } } } }', ['Order.paymentRef']],
     [
       'several at once',
@@ -101,6 +103,17 @@ describe('default deny at request time', () => {
     expect(response.body.errors?.[0]?.extensions?.code).toBe('FIELD_NOT_PERMITTED');
     expect(response.body.errors?.[0]?.extensions?.fields).toEqual(fields);
     expect(database.app.statements.count).toBe(before);
+  });
+
+  it('refuses a filter on what the purpose may not read (attendance, for marketing)', async () => {
+    const before = database.app.statements.count;
+    const response = await ask('{ attendees(eventId: "evt-nl-1") { edges { node { id email } } } }', 'marketing');
+    expect(response.status).toBe(403);
+    expect(response.body.errors?.[0]?.extensions?.fields).toEqual(['Query.attendees(eventId)']);
+    expect(database.app.statements.count).toBe(before);
+    // The same read without the filter is allowed, with hashed emails.
+    const unfiltered = await ask('{ attendees(first: 1) { edges { node { id email } } } }', 'marketing');
+    expect(unfiltered.body.errors).toBeUndefined();
   });
 
   it('refuses per-person reads for an aggregate-only purpose', async () => {
@@ -124,5 +137,14 @@ describe('default deny at request time', () => {
       expect(node.email).toMatch(/^[a-z]\*\*\*@example\.(com|net|org)$/);
       expect(node.masked).toEqual([{ field: 'email', reason: 'PARTIAL' }]);
     }
+  });
+});
+
+describe('the policy as documents', () => {
+  it('docs/policy.md is generated from the policy (run `npm run policy:docs` after changing it)', async () => {
+    const fs = await import('node:fs');
+    const { renderPolicyMatrix } = await import('../src/policy/policy-matrix.js');
+    const committed = fs.readFileSync(path.join(import.meta.dirname, '..', 'docs', 'policy.md'), 'utf8');
+    expect(renderPolicyMatrix(loadPolicyFile(POLICY_FILE))).toBe(committed);
   });
 });

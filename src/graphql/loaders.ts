@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import * as attendees from '../db/queries/attendees.js';
 import * as events from '../db/queries/events.js';
 import * as orders from '../db/queries/orders.js';
+import * as people from '../db/queries/people.js';
 import { tenantKeyString, type TenantKey } from '../db/queries/tenant-key.js';
 import type { RequestTransaction } from '../db/request-transaction.js';
 
@@ -33,6 +34,19 @@ function batchedMany<T>(load: (keys: readonly TenantKey[]) => Promise<T[]>, pare
     },
     { cacheKeyFn: tenantKeyString },
   );
+}
+
+/** Children of people (devices, usage, support cases), one statement per kind per request. */
+function batchedByPerson<T extends { personId: string }>(load: (personIds: readonly string[]) => Promise<T[]>) {
+  return new DataLoader<string, T[]>(async (personIds) => {
+    const groups = new Map<string, T[]>();
+    for (const row of await load(personIds)) {
+      const group = groups.get(row.personId);
+      if (group === undefined) groups.set(row.personId, [row]);
+      else group.push(row);
+    }
+    return personIds.map((id) => groups.get(id) ?? []);
+  });
 }
 
 /**
@@ -68,6 +82,16 @@ export class RequestLoaders {
   readonly ticketsOfOrder = batchedMany(
     (keys) => this.run((db) => orders.ticketsByOrders(db, this.scope, keys)),
     (row) => [{ tenantId: row.tenantId, id: row.orderId }],
+  );
+
+  readonly devicesOfPerson = batchedByPerson((ids) => this.run((db) => people.devicesOfPeople(db, ids)));
+
+  readonly usageOfPerson = batchedByPerson((ids) => this.run((db) => people.usageOfPeople(db, ids)));
+
+  readonly supportCasesOfPerson = batchedByPerson((ids) => this.run((db) => people.supportCasesOfPeople(db, ids)));
+
+  readonly attendancesOfPerson = batchedByPerson(async (ids) =>
+    (await this.run((db) => attendees.attendeesOfPeople(db, this.scope, ids))).map((row) => ({ ...row, personId: row.personId! })),
   );
 
   readonly relationshipsOfAttendee = batchedMany(

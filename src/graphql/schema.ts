@@ -5,6 +5,7 @@ import './types/event.js';
 import './types/attendee.js';
 import './types/order.js';
 import './types/relationship.js';
+import './types/data-subject.js';
 
 let schema: GraphQLSchema | undefined;
 

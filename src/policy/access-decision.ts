@@ -21,6 +21,8 @@ export interface AccessDecision {
   /** `Type.field` → the mask to apply; absent means the value passes unchanged. */
   readonly masks: ReadonlyMap<string, FieldMask>;
   canRead(type: string, field: string): boolean;
+  /** Whether the policy classifies this field or `field(argument)` on its own. */
+  classifies(type: string, key: string): boolean;
 }
 
 function readsPerPerson(level: string | undefined): level is 'full' | 'partial' | 'hash' {
@@ -64,6 +66,7 @@ export function decideAccess(policy: Policy, role: string, purpose: string): Acc
     ability,
     masks,
     canRead: (type, field) => ability.can('read', type, field),
+    classifies: (type, key) => policy.types.get(type)?.fields.has(key) ?? false,
   };
 }
 

@@ -1,6 +1,12 @@
 import { isObjectType, type GraphQLSchema } from 'graphql';
 import { PolicyError, type Policy } from './policy.js';
 
+/** `field` or `field(argument)`, as keys of a type's classification. */
+export function parseFieldKey(key: string): { field: string; argument: string | undefined } {
+  const match = /^([A-Za-z_]\w*)(?:\(([A-Za-z_]\w*)\))?$/.exec(key);
+  return match === null ? { field: key, argument: undefined } : { field: match[1]!, argument: match[2] };
+}
+
 /**
  * Default deny at start-up: the server refuses a policy that leaves any field of a personal type
  * unclassified, misses a type the schema serves, or classifies something the schema does not have.
@@ -24,8 +30,12 @@ export function checkSchemaCoverage(policy: Policy, schema: GraphQLSchema): void
         if (!spec.fields.has(field)) problems.push(`personal field ${type.name}.${field} is unclassified`);
       }
     }
-    for (const field of spec.fields.keys()) {
-      if (!(field in fields)) problems.push(`the policy classifies ${type.name}.${field}, which the schema does not have`);
+    for (const key of spec.fields.keys()) {
+      const { field, argument } = parseFieldKey(key);
+      const known = fields[field];
+      if (known === undefined || (argument !== undefined && !known.args.some((a) => a.name === argument))) {
+        problems.push(`the policy classifies ${type.name}.${key}, which the schema does not have`);
+      }
     }
   }
   for (const type of policy.types.keys()) {

@@ -1,33 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { DataScope } from '../request-scope.js';
 import type { Database } from '../tables.js';
+import { PERSON_COLUMNS, type PersonFields } from './person-columns.js';
 import { keyIn, scopedToTenant, type TenantKey } from './tenant-key.js';
 
 /** An attendee with the person's fields as this tenant may know them (null where not held). */
-export interface AttendeeRow {
+export interface AttendeeRow extends PersonFields {
   tenantId: string;
   id: string;
-  personId: string | null;
-  name: string | null;
-  email: string | null;
-  phone: string | null;
-  billingLine1: string | null;
-  billingCity: string | null;
-  billingRegion: string | null;
-  billingPostalCode: string | null;
-  billingCountry: string | null;
-  ageRange: string | null;
-  residency: string | null;
-  consentMarketing: boolean | null;
-  consentEnrichment: boolean | null;
-  consentDoNotSell: boolean | null;
-  consentRestricted: boolean | null;
-  consentObjection: boolean | null;
-  consentUpdatedAt: Date | null;
-  company: string | null;
-  jobTitle: string | null;
-  industry: string | null;
-  webPresence: string | null;
 }
 
 export type AttendeeCursor = readonly [tenantId: string, id: string];
@@ -43,31 +23,7 @@ function selectAttendees(db: Kysely<Database>, scope: DataScope) {
     .leftJoin('people as p', 'p.id', 'a.person_id')
     .leftJoin('consents as c', 'c.person_id', 'a.person_id')
     .leftJoin('enrichments as en', 'en.person_id', 'a.person_id')
-    .select([
-      'a.tenant_id as tenantId',
-      'a.id as id',
-      'a.person_id as personId',
-      'p.name as name',
-      'p.email as email',
-      'p.phone as phone',
-      'p.billing_line1 as billingLine1',
-      'p.billing_city as billingCity',
-      'p.billing_region as billingRegion',
-      'p.billing_postal_code as billingPostalCode',
-      'p.billing_country as billingCountry',
-      'p.age_range as ageRange',
-      'p.residency as residency',
-      'c.marketing as consentMarketing',
-      'c.enrichment as consentEnrichment',
-      'c.do_not_sell as consentDoNotSell',
-      'c.restricted as consentRestricted',
-      'c.objection as consentObjection',
-      'c.updated_at as consentUpdatedAt',
-      'en.company as company',
-      'en.job_title as jobTitle',
-      'en.industry as industry',
-      'en.web_presence as webPresence',
-    ])
+    .select(['a.tenant_id as tenantId', 'a.id as id', 'a.person_id as personId', ...PERSON_COLUMNS])
     .where(scopedToTenant(scope, 'a.tenant_id'));
 }
 
@@ -108,4 +64,14 @@ export async function attendeesByKeys(
   keys: readonly TenantKey[],
 ): Promise<AttendeeRow[]> {
   return selectAttendees(db, scope).where(keyIn('a.tenant_id', 'a.id', keys)).execute();
+}
+
+/** The attendee rows of many people (each person as every tenant in scope knows them). */
+export async function attendeesOfPeople(
+  db: Kysely<Database>,
+  scope: DataScope,
+  personIds: readonly string[],
+): Promise<AttendeeRow[]> {
+  if (personIds.length === 0) return [];
+  return selectAttendees(db, scope).where('a.person_id', 'in', personIds).orderBy('a.tenant_id').execute();
 }

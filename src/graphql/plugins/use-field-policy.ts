@@ -27,6 +27,11 @@ export function fieldPolicyRule(decision: AccessDecision, refused: Set<string>):
               : [];
         for (const owner of owners) {
           if (!decision.canRead(owner.name, field)) refused.add(`${owner.name}.${field}`);
+          // Filtering by an argument can reveal what it filters on: classified arguments are checked too.
+          for (const argument of node.arguments ?? []) {
+            const key = `${field}(${argument.name.value})`;
+            if (decision.classifies(owner.name, key) && !decision.canRead(owner.name, key)) refused.add(`${owner.name}.${key}`);
+          }
         }
       },
     };

@@ -1,4 +1,3 @@
-import { NotFoundError } from '../../errors.js';
 import { builder, personal } from '../builder.js';
 import { AttendeeRef, RelationshipRef } from './refs.js';
 
@@ -17,12 +16,11 @@ RelationshipRef.implement({
     }),
     attendee: t.field({
       type: AttendeeRef,
-      description: 'The other attendee of the relationship.',
+      nullable: true,
+      description: 'The other attendee of the relationship; null where the caller may not see them (a data subject sees only themself).',
       resolve: async ({ row, of }, _args, { data }) => {
         const otherId = row.fromAttendeeId === of.id ? row.toAttendeeId : row.fromAttendeeId;
-        const other = await data.attendee.load({ tenantId: row.tenantId, id: otherId });
-        if (other === undefined) throw new NotFoundError('Attendee');
-        return other;
+        return (await data.attendee.load({ tenantId: row.tenantId, id: otherId })) ?? null;
       },
     }),
   }),
