@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as foundation from './0001-foundation.js';
 import * as personScope from './0002-person-scope.js';
+import * as consentAndRequests from './0003-consent-and-requests.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -9,4 +10,5 @@ import * as personScope from './0002-person-scope.js';
 export const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-person-scope': personScope,
+  '0003-consent-and-requests': consentAndRequests,
 };

@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGateway } from '../src/server.js';
@@ -7,7 +9,23 @@ import { createTestDatabase, type TestDatabase } from './support/test-database.j
 import { createTestKeys, type TestKeys } from './support/test-keys.js';
 import { POLICY_FILE, startTestGateway, type TestGateway } from './support/test-gateway.js';
 
-const fixture = (name: string) => path.join(import.meta.dirname, 'fixtures', 'policies', name);
+/**
+ * A policy fixture: the project's policy with one edit, written to a temporary file, so the
+ * fixture can never drift from the real policy in anything but the edit under test.
+ */
+function fixture(name: string, edit: (policy: string) => string): string {
+  const original = fs.readFileSync(POLICY_FILE, 'utf8');
+  const edited = edit(original);
+  if (edited === original) throw new Error(`fixture ${name}: the edit changed nothing`);
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'custodian-policy-')), `${name}.yaml`);
+  fs.writeFileSync(file, edited);
+  return file;
+}
+
+const unclassifiedPhone = () => fixture('unclassified-personal-field', (p) => p.replace('      phone: user.contact.phone\n', ''));
+const missingTicketType = () => fixture('missing-personal-type', (p) => p.replace(/  Ticket:\n    personal: true\n    fields:\n(      .*\n)+/, ''));
+const undeclaredPurpose = () =>
+  fixture('undeclared-purpose', (p) => p.replace('    purposes: [event-checkin]\n', '    purposes: [event-checkin, door-sales]\n'));
 
 describe('the server refuses to start on an incomplete policy', () => {
   let database: TestDatabase;
@@ -30,18 +48,18 @@ describe('the server refuses to start on an incomplete policy', () => {
   });
 
   it('names a personal field the policy leaves unclassified', async () => {
-    const start = await startWith(fixture('unclassified-personal-field.yaml'));
+    const start = await startWith(unclassifiedPhone());
     expect(start).toThrow(PolicyError);
     expect(start).toThrow(/personal field Attendee\.phone is unclassified/);
   });
 
   it('names a personal type the policy forgot', async () => {
-    const start = await startWith(fixture('missing-personal-type.yaml'));
+    const start = await startWith(missingTicketType());
     expect(start).toThrow(/type Ticket is not in the policy \(it holds personal data\)/);
   });
 
   it('refuses a role given an undeclared purpose', () => {
-    expect(() => loadPolicyFile(fixture('undeclared-purpose.yaml'))).toThrow(/role organizer_staff is given the undeclared purpose "door-sales"/);
+    expect(() => loadPolicyFile(undeclaredPurpose())).toThrow(/role organizer_staff is given the undeclared purpose "door-sales"/);
   });
 
   it('refuses a category naming an undeclared purpose, a partial level without a mask rule, and unknown keys', () => {
@@ -142,7 +160,6 @@ describe('default deny at request time', () => {
 
 describe('the policy as documents', () => {
   it('docs/policy.md is generated from the policy (run `npm run policy:docs` after changing it)', async () => {
-    const fs = await import('node:fs');
     const { renderPolicyMatrix } = await import('../src/policy/policy-matrix.js');
     const committed = fs.readFileSync(path.join(import.meta.dirname, '..', 'docs', 'policy.md'), 'utf8');
     expect(renderPolicyMatrix(loadPolicyFile(POLICY_FILE))).toBe(committed);

@@ -18,7 +18,11 @@ export type ScopedTransaction = ControlledTransaction<Database>;
  * The role is dropped to the application role for the transaction as well, so row-level security
  * applies even where the connection itself is an owner (the embedded database, development).
  */
-export async function beginScopedTransaction(db: Kysely<Database>, scope: DataScope): Promise<ScopedTransaction> {
+export async function beginScopedTransaction(
+  db: Kysely<Database>,
+  scope: DataScope,
+  purpose = '',
+): Promise<ScopedTransaction> {
   const trx = await db.startTransaction().execute();
   try {
     const role = scope.kind === 'maintenance' ? sql`current_user` : sql`${APP_ROLE}`;
@@ -26,7 +30,8 @@ export async function beginScopedTransaction(db: Kysely<Database>, scope: DataSc
       set_config('role', ${role}, true),
       set_config('app.scope', ${scope.kind}, true),
       set_config('app.tenant_id', ${scope.kind === 'tenant' ? scope.tenantId : ''}, true),
-      set_config('app.person_id', ${scope.kind === 'person' ? scope.personId : ''}, true)`.execute(trx);
+      set_config('app.person_id', ${scope.kind === 'person' ? scope.personId : ''}, true),
+      set_config('app.purpose', ${purpose}, true)`.execute(trx);
   } catch (error) {
     await trx.rollback().execute().catch(() => undefined);
     throw error;

@@ -13,6 +13,8 @@ export class RequestTransaction {
   constructor(
     private readonly db: Kysely<Database>,
     readonly scope: DataScope,
+    /** The declared purpose, pinned for the database too: RLS allows writes only for data-subject purposes. */
+    private readonly purpose: string,
   ) {}
 
   get started(): boolean {
@@ -22,7 +24,7 @@ export class RequestTransaction {
   /** The request's transaction; every statement of the request runs in it. */
   get(): Promise<ScopedTransaction> {
     if (this.#finished) return Promise.reject(new Error('The request transaction is already finished.'));
-    this.#pending ??= beginScopedTransaction(this.db, this.scope);
+    this.#pending ??= beginScopedTransaction(this.db, this.scope, this.purpose);
     return this.#pending;
   }
 

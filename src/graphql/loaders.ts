@@ -54,7 +54,11 @@ function batchedByPerson<T extends { personId: string }>(load: (personIds: reado
  * here; the SQL lives in db/queries.
  */
 export class RequestLoaders {
-  constructor(readonly transaction: RequestTransaction) {}
+  constructor(
+    readonly transaction: RequestTransaction,
+    /** The purpose's consent rules, applied inside every person read. */
+    readonly personReads: attendees.PersonReadOptions,
+  ) {}
 
   get scope() {
     return this.transaction.scope;
@@ -70,7 +74,7 @@ export class RequestLoaders {
   );
 
   readonly attendee = batchedOne(
-    (keys) => this.run((db) => attendees.attendeesByKeys(db, this.scope, keys)),
+    (keys) => this.run((db) => attendees.attendeesByKeys(db, this.scope, keys, this.personReads)),
     (row) => row,
   );
 
@@ -91,7 +95,7 @@ export class RequestLoaders {
   readonly supportCasesOfPerson = batchedByPerson((ids) => this.run((db) => people.supportCasesOfPeople(db, ids)));
 
   readonly attendancesOfPerson = batchedByPerson(async (ids) =>
-    (await this.run((db) => attendees.attendeesOfPeople(db, this.scope, ids))).map((row) => ({ ...row, personId: row.personId! })),
+    (await this.run((db) => attendees.attendeesOfPeople(db, this.scope, ids, this.personReads))).map((row) => ({ ...row, personId: row.personId! })),
   );
 
   readonly relationshipsOfAttendee = batchedMany(

@@ -1,3 +1,4 @@
+import { isAttendeeId } from '../db/queries/attendees.js';
 import { BadUserInputError } from '../errors.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -69,3 +70,6 @@ const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** The form cursors carry times in (`Date.toISOString()`), and a real instant. */
 export const isIssuedInstant = (value: string): boolean => ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value));
+
+/** A cursor over attendees: (tenant, attendee id). */
+export const isAttendeeIdCursor = ([, id]: readonly string[]): boolean => id !== undefined && isAttendeeId(id);

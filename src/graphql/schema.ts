@@ -6,6 +6,7 @@ import './types/attendee.js';
 import './types/order.js';
 import './types/relationship.js';
 import './types/data-subject.js';
+import './types/audience.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -7,6 +7,41 @@ export type AccessLevel = (typeof ACCESS_LEVELS)[number];
 export const ROLE_SCOPES = ['tenant', 'platform', 'person'] as const;
 export type RoleScope = (typeof ROLE_SCOPES)[number];
 
+/** A person's states that change what is read about them; their SQL conditions live in db/. */
+export const CONSENT_STATES = ['erased', 'restricted', 'objection', 'noMarketingConsent', 'doNotSell', 'enrichmentOptOut'] as const;
+export type ConsentStateName = (typeof CONSENT_STATES)[number];
+export const MASK_REASONS = [
+  'PARTIAL',
+  'ENRICHMENT_OPT_OUT',
+  'NO_MARKETING_CONSENT',
+  'DO_NOT_SELL',
+  'PROCESSING_RESTRICTED',
+  'OBJECTION',
+  'ERASED',
+] as const;
+export type MaskReason = (typeof MASK_REASONS)[number];
+
+/** The fields of a person that consent masking names (on Attendee and DataSubject alike). */
+export const PERSON_MASKABLE_FIELDS = [
+  'name',
+  'email',
+  'phone',
+  'billingAddress',
+  'ageRange',
+  'residency',
+  'company',
+  'jobTitle',
+  'industry',
+  'webPresence',
+  'consent',
+  'orders',
+  'relationships',
+  'devices',
+  'usage',
+  'supportCases',
+] as const;
+export type PersonMaskableField = (typeof PERSON_MASKABLE_FIELDS)[number];
+
 const name = z.string().regex(/^[a-z][a-z0-9_.-]*$/i, 'must be a plain identifier');
 
 const policyDocumentSchema = z.strictObject({
@@ -30,11 +65,43 @@ const policyDocumentSchema = z.strictObject({
       fields: z.record(z.string(), z.string()).optional(),
     }),
   ),
+  aggregates: z
+    .strictObject({
+      minimumGroupSize: z.number().int().min(2),
+      dimensions: z.record(z.string().regex(/^[A-Z_]+$/), z.string()),
+    })
+    .optional(),
+  consent: z
+    .array(
+      z.strictObject({
+        state: z.enum(CONSENT_STATES),
+        reason: z.enum(MASK_REASONS),
+        masks: z.union([z.literal('all'), z.array(z.enum(PERSON_MASKABLE_FIELDS)).min(1)]),
+        purposes: z.union([z.literal('all'), z.array(z.string())]).optional(),
+        exceptPurposes: z.array(z.string()).optional(),
+        keepsTransactions: z.boolean().optional(),
+        leftOutOfLists: z.boolean().optional(),
+        leftOutOfAggregates: z.boolean().optional(),
+      }),
+    )
+    .default([]),
 });
 
 export interface RolePolicy {
   readonly scope: RoleScope;
   readonly purposes: readonly string[];
+}
+
+/** One person state's effect, as the policy states it. */
+export interface ConsentRule {
+  readonly state: ConsentStateName;
+  readonly reason: MaskReason;
+  /** The fields it masks; every personal field for `all`. */
+  readonly fields: readonly PersonMaskableField[];
+  readonly purposes: ReadonlySet<string>;
+  readonly keepsTransactions: boolean;
+  readonly leftOutOfLists: boolean;
+  readonly leftOutOfAggregates: boolean;
 }
 
 export interface TypePolicy {
@@ -50,6 +117,9 @@ export interface Policy {
   /** category → purpose → level; a missing purpose is "not readable". */
   readonly categories: ReadonlyMap<string, ReadonlyMap<string, AccessLevel>>;
   readonly types: ReadonlyMap<string, TypePolicy>;
+  /** In precedence order. */
+  readonly consent: readonly ConsentRule[];
+  readonly aggregates: { readonly minimumGroupSize: number; readonly dimensions: ReadonlyMap<string, string> };
 }
 
 export class PolicyError extends Error {
@@ -129,8 +199,45 @@ export function buildPolicy(document: unknown): Policy {
     types.set(type, { personal, defaultCategory: spec.default, fields: new Map(Object.entries(spec.fields ?? {})) });
   }
 
+  const consent: ConsentRule[] = [];
+  for (const [index, rule] of doc.consent.entries()) {
+    const named = [...(rule.purposes === 'all' ? [] : (rule.purposes ?? [])), ...(rule.exceptPurposes ?? [])];
+    for (const purpose of named) {
+      if (!purposes.has(purpose)) problems.push(`consent rule ${index} (${rule.state}) names the undeclared purpose "${purpose}"`);
+    }
+    if ((rule.purposes === undefined) === (rule.exceptPurposes === undefined)) {
+      problems.push(`consent rule ${index} (${rule.state}) needs exactly one of purposes or exceptPurposes`);
+    }
+    const applies =
+      rule.exceptPurposes !== undefined
+        ? [...purposes.keys()].filter((p) => !rule.exceptPurposes!.includes(p))
+        : rule.purposes === 'all'
+          ? [...purposes.keys()]
+          : (rule.purposes ?? []);
+    const fields = rule.masks === 'all' ? PERSON_MASKABLE_FIELDS.filter((f) => !(rule.keepsTransactions && f === 'orders')) : rule.masks;
+    consent.push({
+      state: rule.state,
+      reason: rule.reason,
+      fields,
+      purposes: new Set(applies),
+      keepsTransactions: rule.keepsTransactions ?? false,
+      leftOutOfLists: rule.leftOutOfLists ?? false,
+      leftOutOfAggregates: (rule.leftOutOfAggregates ?? false) || (rule.leftOutOfLists ?? false),
+    });
+  }
+  const states = consent.map((rule) => rule.state);
+  for (const state of CONSENT_STATES) {
+    if (!states.includes(state)) problems.push(`the consent section does not say what the state "${state}" does`);
+  }
+
+  const dimensions = new Map(Object.entries(doc.aggregates?.dimensions ?? {}));
+  for (const [dimension, category] of dimensions) {
+    if (!categories.has(category)) problems.push(`aggregate dimension ${dimension} uses the undeclared category "${category}"`);
+  }
+  const aggregates = { minimumGroupSize: doc.aggregates?.minimumGroupSize ?? 5, dimensions };
+
   if (problems.length > 0) throw new PolicyError(problems);
-  return { purposes, roles, categories, types };
+  return { purposes, roles, categories, types, consent, aggregates };
 }
 
 /** The category a field belongs to, or undefined when the policy leaves it unclassified. */

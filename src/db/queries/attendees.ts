@@ -1,7 +1,8 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { DataScope } from '../request-scope.js';
 import type { Database } from '../tables.js';
-import { PERSON_COLUMNS, type PersonFields } from './person-columns.js';
+import type { ConsentRule } from '../../policy/policy.js';
+import { leftOutOfLists, personColumns, type PersonFields } from './person-columns.js';
 import { keyIn, scopedToTenant, type TenantKey } from './tenant-key.js';
 
 /** An attendee with the person's fields as this tenant may know them (null where not held). */
@@ -17,14 +18,21 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Attendee ids are UUIDs; anything else cannot name one, and must not reach SQL as a cast error. */
 export const isAttendeeId = (id: string): boolean => UUID.test(id);
 
-function selectAttendees(db: Kysely<Database>, scope: DataScope) {
+/** Which consent rules apply: the declared purpose's, decided once per request. */
+export interface PersonReadOptions {
+  rules: readonly ConsentRule[];
+}
+
+function selectAttendees(db: Kysely<Database>, scope: DataScope, options: PersonReadOptions) {
   return db
     .selectFrom('attendees as a')
     .leftJoin('people as p', 'p.id', 'a.person_id')
     .leftJoin('consents as c', 'c.person_id', 'a.person_id')
     .leftJoin('enrichments as en', 'en.person_id', 'a.person_id')
-    .select(['a.tenant_id as tenantId', 'a.id as id', 'a.person_id as personId', ...PERSON_COLUMNS])
-    .where(scopedToTenant(scope, 'a.tenant_id'));
+    .select(['a.tenant_id as tenantId', 'a.id as id', 'a.person_id as personId'])
+    .select(personColumns(options.rules))
+    .where(scopedToTenant(scope, 'a.tenant_id'))
+    .$castTo<AttendeeRow>();
 }
 
 /** A page of attendees, all of the scope's or those holding an order for one event. */
@@ -32,8 +40,10 @@ export async function listAttendees(
   db: Kysely<Database>,
   scope: DataScope,
   page: { limit: number; after: AttendeeCursor | undefined; event: TenantKey | undefined },
+  options: PersonReadOptions,
 ): Promise<AttendeeRow[]> {
-  let query = selectAttendees(db, scope);
+  // Objecting, or not consenting for the purpose, leaves a person out of list reads entirely.
+  let query = selectAttendees(db, scope, options).where(sql<boolean>`not ${leftOutOfLists(options.rules)}`);
   const event = page.event;
   if (event !== undefined) {
     query = query.where('a.tenant_id', '=', event.tenantId).where((eb) =>
@@ -54,16 +64,22 @@ export async function listAttendees(
   return query.orderBy('a.tenant_id').orderBy('a.id').limit(page.limit).execute();
 }
 
-export async function findAttendee(db: Kysely<Database>, scope: DataScope, id: string): Promise<AttendeeRow | undefined> {
-  return selectAttendees(db, scope).where('a.id', '=', id).executeTakeFirst();
+export async function findAttendee(
+  db: Kysely<Database>,
+  scope: DataScope,
+  id: string,
+  options: PersonReadOptions,
+): Promise<AttendeeRow | undefined> {
+  return selectAttendees(db, scope, options).where('a.id', '=', id).executeTakeFirst();
 }
 
 export async function attendeesByKeys(
   db: Kysely<Database>,
   scope: DataScope,
   keys: readonly TenantKey[],
+  options: PersonReadOptions,
 ): Promise<AttendeeRow[]> {
-  return selectAttendees(db, scope).where(keyIn('a.tenant_id', 'a.id', keys)).execute();
+  return selectAttendees(db, scope, options).where(keyIn('a.tenant_id', 'a.id', keys)).execute();
 }
 
 /** The attendee rows of many people (each person as every tenant in scope knows them). */
@@ -71,7 +87,8 @@ export async function attendeesOfPeople(
   db: Kysely<Database>,
   scope: DataScope,
   personIds: readonly string[],
+  options: PersonReadOptions,
 ): Promise<AttendeeRow[]> {
   if (personIds.length === 0) return [];
-  return selectAttendees(db, scope).where('a.person_id', 'in', personIds).orderBy('a.tenant_id').execute();
+  return selectAttendees(db, scope, options).where('a.person_id', 'in', personIds).orderBy('a.tenant_id').execute();
 }

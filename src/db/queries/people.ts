@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../tables.js';
-import { PERSON_COLUMNS, type PersonFields } from './person-columns.js';
+import type { PersonReadOptions } from './attendees.js';
+import { personColumns, type PersonFields } from './person-columns.js';
 
 /** A person as the platform holds them: the data subject of `me` and `dataSubject`. */
 export interface PersonRow extends PersonFields {
@@ -36,7 +37,7 @@ export interface SupportCaseRow {
  * People are not tenant-owned: which of them a caller may see is the database's RLS decision (a
  * person sees only themself, the platform scope everyone, a tenant only its attendees).
  */
-export async function findPerson(db: Kysely<Database>, personId: string): Promise<PersonRow | undefined> {
+export async function findPerson(db: Kysely<Database>, personId: string, options: PersonReadOptions): Promise<PersonRow | undefined> {
   return db
     .selectFrom('people as p')
     .leftJoin('consents as c', 'c.person_id', 'p.id')
@@ -46,10 +47,11 @@ export async function findPerson(db: Kysely<Database>, personId: string): Promis
       'p.created_at as createdAt',
       'p.last_active_at as lastActiveAt',
       'p.erased_at as erasedAt',
-      ...PERSON_COLUMNS,
     ])
+    .select(personColumns(options.rules))
     .where('p.id', '=', personId)
-    .executeTakeFirst() as Promise<PersonRow | undefined>;
+    .$castTo<PersonRow>()
+    .executeTakeFirst();
 }
 
 export async function devicesOfPeople(db: Kysely<Database>, personIds: readonly string[]): Promise<DeviceRow[]> {

@@ -13,8 +13,9 @@ import { callerOf } from './use-caller.js';
 export function useRequestTransaction(options: { db: Kysely<Database> }): Plugin<{ data: RequestLoaders }> {
   return {
     onContextBuilding({ context, extendContext }) {
-      const { caller } = callerOf(context.request);
-      extendContext({ data: new RequestLoaders(new RequestTransaction(options.db, caller.scope)) });
+      const { caller, decision } = callerOf(context.request);
+      const transaction = new RequestTransaction(options.db, caller.scope, caller.purpose);
+      extendContext({ data: new RequestLoaders(transaction, { rules: decision.consentRules }) });
     },
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {

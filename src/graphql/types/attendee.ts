@@ -1,10 +1,10 @@
 import { findAttendee, isAttendeeId, listAttendees, type AttendeeCursor } from '../../db/queries/attendees.js';
-import { findEventsById } from '../../db/queries/events.js';
 import { NotFoundError } from '../../errors.js';
 import { builder, personal } from '../builder.js';
-import { decodeCursor, isLookupableId, pageSize, toConnection } from '../pagination.js';
+import { decodeCursor, isAttendeeIdCursor, pageSize, toConnection } from '../pagination.js';
+import { eventInScope } from '../event-in-scope.js';
 import { connectionOf } from './connection.js';
-import { PersonRef, personFields } from './person-fields.js';
+import { PersonRef, personFields, visiblePerson } from './person-fields.js';
 import { AttendeeRef, OrderRef, RelationshipRef } from './refs.js';
 
 AttendeeRef.implement({
@@ -17,11 +17,14 @@ AttendeeRef.implement({
     ...personFields(t, 'Attendee'),
     orders: t.field({
       type: [OrderRef],
-      resolve: (a, _args, { data }) => data.ordersOfAttendee.load({ tenantId: a.tenantId, id: a.id }),
+      // An erased person's orders stay (pseudonymised); other consent states can hide them.
+      resolve: (a, _args, { data }) =>
+        a.consentMasks.orders === undefined ? data.ordersOfAttendee.load({ tenantId: a.tenantId, id: a.id }) : [],
     }),
     relationships: t.field({
       type: [RelationshipRef],
       resolve: async (a, _args, { data }) => {
+        if (!visiblePerson(a, 'relationships')) return [];
         const rows = await data.relationshipsOfAttendee.load({ tenantId: a.tenantId, id: a.id });
         return rows.map((row) => ({ row, of: a }));
       },
@@ -38,15 +41,9 @@ builder.queryFields((t) => ({
     args: { eventId: t.arg.id(), first: t.arg.int(), after: t.arg.string() },
     resolve: async (_root, args, { data }) => {
       const limit = pageSize(args.first);
-      const after = decodeCursor(args.after, 2, ([, id]) => isAttendeeId(id!)) as AttendeeCursor | undefined;
-      let event: { tenantId: string; id: string } | undefined;
-      if (args.eventId !== null && args.eventId !== undefined) {
-        const eventId = String(args.eventId);
-        const events = isLookupableId(eventId) ? await data.run((db) => findEventsById(db, data.scope, eventId)) : [];
-        if (events.length !== 1) throw new NotFoundError('Event');
-        event = events[0]!;
-      }
-      const rows = await data.run((db) => listAttendees(db, data.scope, { limit: limit + 1, after, event }));
+      const after = decodeCursor(args.after, 2, isAttendeeIdCursor) as AttendeeCursor | undefined;
+      const event = await eventInScope(data, args.eventId);
+      const rows = await data.run((db) => listAttendees(db, data.scope, { limit: limit + 1, after, event }, data.personReads));
       return toConnection(rows, limit, (row) => [row.tenantId, row.id]);
     },
   }),
@@ -56,7 +53,7 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, { data }) => {
       const id = String(args.id);
-      const row = isAttendeeId(id) ? await data.run((db) => findAttendee(db, data.scope, id)) : undefined;
+      const row = isAttendeeId(id) ? await data.run((db) => findAttendee(db, data.scope, id, data.personReads)) : undefined;
       if (row === undefined) throw new NotFoundError('Attendee');
       return row;
     },

@@ -1,15 +1,5 @@
+import { MASK_REASONS, type MaskReason } from '../../policy/policy.js';
 import { builder, personal } from '../builder.js';
-
-export const MASK_REASONS = [
-  'PARTIAL',
-  'ENRICHMENT_OPT_OUT',
-  'NO_MARKETING_CONSENT',
-  'DO_NOT_SELL',
-  'PROCESSING_RESTRICTED',
-  'OBJECTION',
-  'ERASED',
-] as const;
-export type MaskReason = (typeof MASK_REASONS)[number];
 
 export const MaskReasonEnum = builder.enumType('MaskReason', { values: MASK_REASONS });
 

@@ -1,4 +1,5 @@
 import type { PersonFields } from '../../db/queries/person-columns.js';
+import { PERSON_MASKABLE_FIELDS, type PersonMaskableField } from '../../policy/policy.js';
 import { builder, type GatewaySchemaTypes } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { reveal } from '../reveal.js';
@@ -6,6 +7,14 @@ import { AddressRef } from './address.js';
 import { ConsentStateRef } from './consent-state.js';
 import { MaskedFieldRef, type MaskedFieldValue } from './masked-field.js';
 import { DeviceRef, SupportCaseRef, UsageEventRef } from './person-details.js';
+
+/** Whether a person's collection may be read: they exist (not erased) and no consent state masks it. */
+export function visiblePerson<Row extends PersonFields>(
+  row: Row,
+  field: PersonMaskableField,
+): row is Row & { personId: string } {
+  return row.personId !== null && row.consentMasks[field] === undefined;
+}
 
 type PersonStringField = 'name' | 'email' | 'phone' | 'ageRange' | 'company' | 'jobTitle' | 'industry' | 'webPresence';
 
@@ -62,22 +71,26 @@ export function personFields<Row extends PersonFields>(
     }),
     devices: t.field({
       type: [DeviceRef],
-      resolve: (row, _args, { data }) => (row.personId === null ? [] : data.devicesOfPerson.load(row.personId)),
+      resolve: (row, _args, { data }) => (visiblePerson(row, 'devices') ? data.devicesOfPerson.load(row.personId) : []),
     }),
     usage: t.field({
       type: [UsageEventRef],
       description: 'Pages and features used (usage analytics).',
-      resolve: (row, _args, { data }) => (row.personId === null ? [] : data.usageOfPerson.load(row.personId)),
+      resolve: (row, _args, { data }) => (visiblePerson(row, 'usage') ? data.usageOfPerson.load(row.personId) : []),
     }),
     supportCases: t.field({
       type: [SupportCaseRef],
-      resolve: (row, _args, { data }) => (row.personId === null ? [] : data.supportCasesOfPerson.load(row.personId)),
+      resolve: (row, _args, { data }) => (visiblePerson(row, 'supportCases') ? data.supportCasesOfPerson.load(row.personId) : []),
     }),
     masked: t.field({
       type: [MaskedFieldRef],
       description: 'Each field of this person that the caller sees masked, with the reason.',
       resolve: (row, _args, { decision }) => {
         const masked: MaskedFieldValue[] = [];
+        for (const field of PERSON_MASKABLE_FIELDS) {
+          const reason = row.consentMasks[field];
+          if (reason !== undefined && decision.canRead(typeName, field)) masked.push({ field, reason });
+        }
         const prefix = `${typeName}.`;
         for (const [key, mask] of decision.masks) {
           if (mask.level !== 'partial' || !key.startsWith(prefix)) continue;
