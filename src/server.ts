@@ -47,6 +47,9 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
           headers: JSON.stringify({ Authorization: 'Bearer <token from npm run token>', 'X-Purpose': 'ticketing' }, null, 2),
           shouldPersistHeaders: true,
         },
+    // The field policy is a validation rule that depends on the caller: a validation result cached
+    // for one purpose must never answer for another. Parsing may still be cached.
+    parserAndValidationCache: { validationCache: false },
     // Unexpected errors reach clients as "Unexpected error." and reach the log as class and code only.
     maskedErrors: { isDev: false },
     logging: {
