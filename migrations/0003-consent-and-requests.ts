@@ -67,7 +67,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         and a.id in (relationships.from_attendee_id, relationships.to_attendee_id) and a.person_id = custodian_person()))))`.execute(db);
 
   await sql`grant select, insert on data_subject_requests to custodian_app`.execute(db);
-  await sql`grant update (completed_at) on data_subject_requests to custodian_app`.execute(db);
+  await sql`grant update (completed_at, details) on data_subject_requests to custodian_app`.execute(db);
   await sql`grant update (name, email, phone, billing_line1, billing_city, billing_region, billing_postal_code,
     billing_country, age_range, residency) on people to custodian_app`.execute(db);
   await sql`grant update (marketing, enrichment, do_not_sell, restricted, objection, updated_at) on consents to custodian_app`.execute(db);

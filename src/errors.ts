@@ -79,3 +79,11 @@ export class ConfigurationError extends Error {
 export class UnsafeDatabaseRoleError extends Error {
   readonly code = 'UNSAFE_DATABASE_ROLE';
 }
+
+export class PersonErasedError extends CustodianError {
+  static readonly code = 'PERSON_ERASED';
+  readonly code = PersonErasedError.code;
+  constructor() {
+    super('This person was erased; only the record of the erasure remains, and nothing about them can change.', PersonErasedError.code, undefined);
+  }
+}

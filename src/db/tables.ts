@@ -144,6 +144,7 @@ export interface Database {
   usage_events: UsageEventsTable;
   support_cases: SupportCasesTable;
   access_log: AccessLogTable;
+  data_subject_requests: DataSubjectRequestsTable;
 }
 
 /** Tables whose rows belong to one tenant: RLS isolates them by `tenant_id`. */
@@ -151,3 +152,15 @@ export const TENANT_TABLES = ['events', 'attendees', 'orders', 'tickets', 'relat
 
 /** Tables about one person, shared across tenants: a tenant sees a person's rows only through an attendee. */
 export const PERSON_TABLES = ['people', 'consents', 'enrichments', 'devices', 'usage_events', 'support_cases'] as const;
+
+export interface DataSubjectRequestsTable {
+  id: Generated<string>;
+  person_id: string;
+  kind: string;
+  requested_by: string;
+  requested_by_role: string;
+  requested_at: DefaultedTimestamp;
+  due_at: Timestamp;
+  completed_at: Timestamp | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, string>;
+}

@@ -7,6 +7,7 @@ import './types/order.js';
 import './types/relationship.js';
 import './types/data-subject.js';
 import './types/audience.js';
+import './types/data-subject-requests.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -6,6 +6,7 @@ import {
   existingTenants,
   insertMissing,
 } from '../../db/queries/import-writes.js';
+import { erasedAmong } from '../../db/queries/data-subject-requests.js';
 import { withScope } from '../../db/request-scope.js';
 import type { Database } from '../../db/tables.js';
 import type { ImportFile } from './import-format.js';
@@ -35,8 +36,25 @@ export async function importData(db: Kysely<Database>, input: unknown): Promise<
     const missing = await findMissing(trx, references.external);
     problems.push(...unresolvedReferenceProblems(file, missing));
     if (problems.length > 0) throw new ImportRefusedError(problems);
-    return writeRows(trx, file);
+    // An erased person must never come back from an old file: every row about them is skipped.
+    const erased = await erasedAmong(trx, [...new Set([...file.people.map((p) => p.id), ...references.external.people])]);
+    const report = await writeRows(trx, withoutPeople(file, erased));
+    report.skippedErasedPeople = erased.size;
+    return report;
   });
+}
+
+function withoutPeople(file: ImportFile, erased: ReadonlySet<string>): ImportFile {
+  if (erased.size === 0) return file;
+  const keep = (person: string) => !erased.has(person);
+  return {
+    ...file,
+    people: file.people.filter((p) => keep(p.id)),
+    orders: file.orders.filter((o) => keep(o.person)),
+    relationships: file.relationships.filter((r) => keep(r.from) && keep(r.to)),
+    usageEvents: file.usageEvents.filter((u) => keep(u.person)),
+    supportCases: file.supportCases.filter((c) => keep(c.person)),
+  };
 }
 
 async function findMissing(db: Kysely<Database>, external: ExternalReferences): Promise<ExternalReferences> {

@@ -1,0 +1,86 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database, PeopleTable } from '../tables.js';
+
+export interface ConsentChanges {
+  marketing?: boolean;
+  enrichment?: boolean;
+  doNotSell?: boolean;
+  restricted?: boolean;
+  objection?: boolean;
+}
+
+/** Applies consent changes; returns false when the person has no consent row in scope. */
+export async function updateConsent(db: Kysely<Database>, personId: string, changes: ConsentChanges): Promise<boolean> {
+  const result = await db
+    .updateTable('consents')
+    .set({
+      ...(changes.marketing === undefined ? {} : { marketing: changes.marketing }),
+      ...(changes.enrichment === undefined ? {} : { enrichment: changes.enrichment }),
+      ...(changes.doNotSell === undefined ? {} : { do_not_sell: changes.doNotSell }),
+      ...(changes.restricted === undefined ? {} : { restricted: changes.restricted }),
+      ...(changes.objection === undefined ? {} : { objection: changes.objection }),
+      updated_at: sql<Date>`now()`,
+    })
+    .where('person_id', '=', personId)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export type PersonCorrections = Partial<
+  Pick<
+    PeopleTable,
+    | 'name'
+    | 'email'
+    | 'phone'
+    | 'billing_line1'
+    | 'billing_city'
+    | 'billing_region'
+    | 'billing_postal_code'
+    | 'billing_country'
+    | 'age_range'
+    | 'residency'
+  >
+>;
+
+export async function correctPerson(db: Kysely<Database>, personId: string, corrections: PersonCorrections): Promise<boolean> {
+  const result = await db.updateTable('people').set(corrections).where('id', '=', personId).executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+/** The facts a request's due date needs, read before anything changes. */
+export async function residencyOf(db: Kysely<Database>, personId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('people').select('residency').where('id', '=', personId).executeTakeFirst();
+  return row?.residency;
+}
+
+/**
+ * Erasure: the person's fields leave every live table at once. Their attendee rows stay, no
+ * longer pointing at them, so each tenant's orders are kept for their 7 years pseudonymised
+ * (no name, email or address reachable from them); relationships, enrichment, devices, usage,
+ * support cases, consent and the profile are deleted.
+ */
+export async function erasePerson(db: Kysely<Database>, personId: string): Promise<void> {
+  await db
+    .deleteFrom('relationships')
+    .where((eb) =>
+      eb.exists(
+        eb
+          .selectFrom('attendees as a')
+          .select(eb.lit(1).as('one'))
+          .whereRef('a.tenant_id', '=', 'relationships.tenant_id')
+          .where('a.person_id', '=', personId)
+          .where((inner) =>
+            inner.or([
+              inner('a.id', '=', inner.ref('relationships.from_attendee_id')),
+              inner('a.id', '=', inner.ref('relationships.to_attendee_id')),
+            ]),
+          ),
+      ),
+    )
+    .execute();
+  await db.updateTable('attendees').set({ person_id: null }).where('person_id', '=', personId).execute();
+  for (const table of ['usage_events', 'devices', 'support_cases', 'enrichments', 'consents'] as const) {
+    await db.deleteFrom(table).where('person_id', '=', personId).execute();
+  }
+  await db.deleteFrom('people').where('id', '=', personId).execute();
+}

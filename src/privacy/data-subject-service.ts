@@ -1,0 +1,190 @@
+import type { Kysely } from 'kysely';
+import { attendeesOfPeople, type PersonReadOptions } from '../db/queries/attendees.js';
+import { recordRequest, erasureOf, listRequests, type DataSubjectRequestRow, type RequestKind } from '../db/queries/data-subject-requests.js';
+import { correctPerson, erasePerson, residencyOf, updateConsent, type ConsentChanges, type PersonCorrections } from '../db/queries/data-subject-writes.js';
+import { eventsByKeys } from '../db/queries/events.js';
+import { ordersByAttendees, relationshipsByAttendees, ticketsByOrders } from '../db/queries/orders.js';
+import { devicesOfPeople, findPerson, supportCasesOfPeople, usageOfPeople } from '../db/queries/people.js';
+import type { DataScope } from '../db/request-scope.js';
+import type { Database } from '../db/tables.js';
+import { BadUserInputError, NotFoundError, PersonErasedError } from '../errors.js';
+import { dueDate } from './request-deadlines.js';
+
+/** Who acts on a request: recorded with it. */
+export interface Requester {
+  subject: string;
+  role: string;
+}
+
+/** The person's residency, or the right error: erased (the erasure record remains) or unknown. */
+async function residencyOrRefuse(db: Kysely<Database>, personId: string): Promise<string> {
+  const residency = await residencyOf(db, personId);
+  if (residency !== undefined) return residency;
+  if ((await erasureOf(db, personId)) !== undefined) throw new PersonErasedError();
+  throw new NotFoundError('Person');
+}
+
+async function record(
+  db: Kysely<Database>,
+  requester: Requester,
+  personId: string,
+  residency: string,
+  kind: RequestKind,
+  details: Record<string, unknown>,
+  completed = true,
+  requestedAt = new Date(),
+): Promise<DataSubjectRequestRow> {
+  return recordRequest(db, {
+    personId,
+    kind,
+    requestedBy: requester.subject,
+    requestedByRole: requester.role,
+    requestedAt,
+    dueAt: dueDate(requestedAt, residency),
+    completed,
+    details,
+  });
+}
+
+/** Consent withdrawal, enrichment opt-out, do-not-sell, objection or restriction: effective from the next read. */
+export async function changeConsent(
+  db: Kysely<Database>,
+  requester: Requester,
+  personId: string,
+  changes: ConsentChanges,
+): Promise<DataSubjectRequestRow> {
+  const changed = Object.entries(changes).filter(([, value]) => value !== undefined && value !== null);
+  if (changed.length === 0) throw new BadUserInputError('Name at least one choice to change.');
+  const residency = await residencyOrRefuse(db, personId);
+  if (!(await updateConsent(db, personId, Object.fromEntries(changed)))) throw new NotFoundError('Person');
+  const kind: RequestKind =
+    changed.length === 1 && changes.restricted !== undefined ? 'RESTRICTION' : changed.length === 1 && changes.objection !== undefined ? 'OBJECTION' : 'CONSENT';
+  return record(db, requester, personId, residency, kind, { changed: Object.fromEntries(changed) });
+}
+
+/** Correction of the person's own fields; which fields changed is recorded, never the values. */
+export async function rectify(
+  db: Kysely<Database>,
+  requester: Requester,
+  personId: string,
+  corrections: PersonCorrections,
+): Promise<DataSubjectRequestRow> {
+  const fields = Object.keys(corrections);
+  if (fields.length === 0) throw new BadUserInputError('Name at least one field to correct.');
+  const residency = await residencyOrRefuse(db, personId);
+  if (!(await correctPerson(db, personId, corrections))) throw new NotFoundError('Person');
+  return record(db, requester, personId, corrections.residency ?? residency, 'RECTIFICATION', { fields });
+}
+
+/** Erasure, subject to legal retention: see erasePerson. A second erasure is refused. */
+export async function erase(db: Kysely<Database>, requester: Requester, personId: string): Promise<DataSubjectRequestRow> {
+  const residency = await residencyOrRefuse(db, personId);
+  await erasePerson(db, personId);
+  return record(db, requester, personId, residency, 'ERASURE', { retained: 'orders, pseudonymised, for 7 years' });
+}
+
+/** A request received outside the gateway (email, letter), open until it is carried out. */
+export async function fileRequest(
+  db: Kysely<Database>,
+  requester: Requester,
+  personId: string,
+  kind: RequestKind,
+  receivedAt: Date,
+): Promise<DataSubjectRequestRow> {
+  if (receivedAt.getTime() > Date.now() + 60_000) throw new BadUserInputError('"receivedAt" cannot be in the future.');
+  const residency = await residencyOrRefuse(db, personId);
+  return record(db, requester, personId, residency, kind, {}, false, receivedAt);
+}
+
+/**
+ * Access and portability: everything held about the person, across every tenant, as one
+ * machine-readable document. The access itself is recorded as a request.
+ */
+export async function exportPerson(
+  db: Kysely<Database>,
+  scope: DataScope,
+  requester: Requester,
+  personId: string,
+  options: PersonReadOptions,
+): Promise<Record<string, unknown>> {
+  const residency = await residencyOrRefuse(db, personId);
+  const person = await findPerson(db, personId, options);
+  if (person === undefined) throw new NotFoundError('Person');
+  const attendees = await attendeesOfPeople(db, scope, [personId], options);
+  const keys = attendees.map((a) => ({ tenantId: a.tenantId, id: a.id }));
+  const [orders, relationships, devices, usage, supportCases] = await Promise.all([
+    ordersByAttendees(db, scope, keys),
+    relationshipsByAttendees(db, scope, keys),
+    devicesOfPeople(db, [personId]),
+    usageOfPeople(db, [personId]),
+    supportCasesOfPeople(db, [personId]),
+  ]);
+  const tickets = await ticketsByOrders(db, scope, orders.map((o) => ({ tenantId: o.tenantId, id: o.id })));
+  const events = await eventsByKeys(db, scope, orders.map((o) => ({ tenantId: o.tenantId, id: o.eventId })));
+  const access = await record(db, requester, personId, residency, 'ACCESS', {});
+  const requests = await listRequests(db, { personId, overdueAt: undefined, open: undefined }, { limit: 10_000, after: undefined });
+  const eventName = new Map(events.map((e) => [`${e.tenantId}\u0000${e.id}`, e.name]));
+  return {
+    format: 'custodian-export/1',
+    exportedAt: new Date().toISOString(),
+    requestId: access.id,
+    person: {
+      id: person.personId,
+      name: person.name,
+      email: person.email,
+      phone: person.phone,
+      billingAddress: {
+        line1: person.billingLine1,
+        city: person.billingCity,
+        region: person.billingRegion,
+        postalCode: person.billingPostalCode,
+        country: person.billingCountry,
+      },
+      ageRange: person.ageRange,
+      residency: person.residency,
+      createdAt: person.createdAt,
+      lastActiveAt: person.lastActiveAt,
+    },
+    consent: {
+      marketing: person.consentMarketing,
+      enrichment: person.consentEnrichment,
+      doNotSell: person.consentDoNotSell,
+      restricted: person.consentRestricted,
+      objection: person.consentObjection,
+      updatedAt: person.consentUpdatedAt,
+    },
+    enrichment: { company: person.company, jobTitle: person.jobTitle, industry: person.industry, webPresence: person.webPresence },
+    devices: devices.map(({ ip, userAgent }) => ({ ip, userAgent })),
+    usage: usage.map(({ at, page, feature }) => ({ at, page, feature })),
+    supportCases: supportCases.map(({ id, openedAt, resolvedAt, subject, body }) => ({ id, openedAt, resolvedAt, subject, body })),
+    tenants: attendees.map((a) => ({
+      tenant: a.tenantId,
+      attendeeId: a.id,
+      orders: orders
+        .filter((o) => o.tenantId === a.tenantId && o.attendeeId === a.id)
+        .map((o) => ({
+          id: o.id,
+          event: { id: o.eventId, name: eventName.get(`${o.tenantId}\u0000${o.eventId}`) ?? null },
+          placedAt: o.placedAt,
+          totalCents: o.totalCents,
+          currency: o.currency,
+          status: o.status,
+          paymentRef: o.paymentRef,
+          tickets: tickets
+            .filter((t) => t.tenantId === o.tenantId && t.orderId === o.id)
+            .map(({ id, type, checkedInAt }) => ({ id, type, checkedInAt })),
+        })),
+      relationships: relationships
+        .filter((r) => r.tenantId === a.tenantId && (r.fromAttendeeId === a.id || r.toAttendeeId === a.id))
+        .map((r) => ({ kind: r.kind, direction: r.fromAttendeeId === a.id ? 'OUTGOING' : 'INCOMING' })),
+    })),
+    requests: requests.map(({ id, kind, requestedAt, dueAt, completedAt, requestedByRole }) => ({
+      id,
+      kind,
+      requestedAt,
+      dueAt,
+      completedAt,
+      requestedByRole,
+    })),
+  };
+}
