@@ -32,12 +32,34 @@ describe.each(DATABASE_KINDS)('database roles (%s)', (kind) => {
     expect(() => assertSafeApplicationRole({ role: 'x', superuser: false, bypassRls: false, ownsTables: ['people'] })).toThrow(/owns/);
   });
 
-  it('gives the application role reads but no writes on personal tables', async () => {
-    const write = database.app.db.transaction().execute(async (trx) => {
-      await sql`select set_config('role', 'custodian_app', true), set_config('app.scope', 'platform', true)`.execute(trx);
-      await sql`update people set name = 'x'`.execute(trx);
+  const asApp = <T>(purpose: string, statement: string) =>
+    database.app.db.transaction().execute(async (trx) => {
+      await sql`select set_config('role', 'custodian_app', true), set_config('app.scope', 'platform', true),
+        set_config('app.purpose', ${purpose}, true)`.execute(trx);
+      return sql.raw<T>(statement).execute(trx);
     });
-    await expect(write).rejects.toThrow(/permission denied/);
+
+  it('refuses the application role writes it was never granted', async () => {
+    await expect(asApp('legal-compliance', `delete from events`)).rejects.toThrow(/permission denied/);
+    await expect(asApp('legal-compliance', `update people set created_at = now()`)).rejects.toThrow(/permission denied/);
+    await expect(asApp('legal-compliance', `update orders set total_cents = 0`)).rejects.toThrow(/permission denied/);
+    await expect(asApp('legal-compliance', `delete from access_log`)).rejects.toThrow(/permission denied/);
+  });
+
+  it('lets the granted writes through only for a data-subject purpose', async () => {
+    await database.owner.db.insertInto('tenants').values({ id: 'role-test', name: 'x' }).onConflict((oc) => oc.doNothing()).execute();
+    await database.owner.db
+      .insertInto('people')
+      .values({ id: 'role-test-person', name: 'Before', residency: 'GB', created_at: new Date() })
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    // RLS hides every row from an update under any other purpose: nothing changes, silently.
+    const refused = await asApp('customer-support', `update people set name = 'After' where id = 'role-test-person'`);
+    expect(Number(refused.numAffectedRows ?? 0n)).toBe(0);
+    const unchanged = await database.owner.db.selectFrom('people').select('name').where('id', '=', 'role-test-person').executeTakeFirstOrThrow();
+    expect(unchanged.name).toBe('Before');
+    const allowed = await asApp('legal-compliance', `update people set name = 'After' where id = 'role-test-person'`);
+    expect(Number(allowed.numAffectedRows ?? 0n)).toBe(1);
   });
 });
 

@@ -3,13 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { projectRoot } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './support/test-database.js';
 import { createTestKeys, TEST_AUDIENCE, TEST_ISSUER } from './support/test-keys.js';
 
 const run = promisify(execFile);
+// Each test starts real processes (tsx, PGlite, migrations): generous on a loaded two-core machine.
+vi.setConfig({ testTimeout: 120_000 });
 const TSX = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
 const children: ChildProcess[] = [];
 

@@ -36,6 +36,13 @@ const REPORT_TABLES: Record<string, string> = {
 };
 
 /** What an import of `file` into an empty database must write, derived from the file itself. */
+/** The per-table part of a report; `skippedErasedPeople` is checked on its own where it matters. */
+function writtenCounts(report: ImportReport): Record<string, number> {
+  const { skippedErasedPeople, ...tables } = report;
+  expect(skippedErasedPeople).toBe(0);
+  return tables;
+}
+
 function expectedCounts(file: ImportFile): Record<string, number> {
   const distinct = <T>(rows: T[], key: (row: T) => string) => new Set(rows.map(key)).size;
   const pairs = new Set<string>();
@@ -275,7 +282,7 @@ describe.each(DATABASE_KINDS)('import (%s)', (kind) => {
   it('imports the demo file: every row of every table', async () => {
     const file = demo();
     expect(await tableCounts(db)).toEqual(Object.fromEntries(Object.keys(REPORT_TABLES).map((k) => [k, 0])));
-    const report = await importData(db, file);
+    const report = writtenCounts(await importData(db, file));
     const expected = expectedCounts(file);
     expect(report).toEqual(expected);
     expect(await tableCounts(db)).toEqual(expected);
@@ -298,7 +305,7 @@ describe.each(DATABASE_KINDS)('import (%s)', (kind) => {
     const attendeesBefore = await withScope(db, { kind: 'maintenance' }, (trx) =>
       trx.selectFrom('attendees').select(['tenant_id', 'person_id', 'id']).orderBy('tenant_id').orderBy('person_id').execute(),
     );
-    const report: ImportReport = await importData(db, demo());
+    const report = writtenCounts(await importData(db, demo()));
     expect(Object.keys(report).sort()).toEqual(Object.keys(REPORT_TABLES).sort());
     expect(Object.values(report).every((count) => count === 0)).toBe(true);
     expect(await snapshot(db)).toBe(before);
@@ -452,7 +459,7 @@ describe.each(DATABASE_KINDS)('import (%s)', (kind) => {
   it('the same file without its bad rows imports, all of it', async () => {
     const input = smallFile();
     const before = await tableCounts(db);
-    const report = await importData(db, input);
+    const report = writtenCounts(await importData(db, input));
     expect(report).toEqual(expectedCounts(input as unknown as ImportFile));
     const after = await tableCounts(db);
     for (const [key, count] of Object.entries(report)) expect(after[key]).toBe(before[key]! + count);
@@ -482,7 +489,7 @@ describe.each(DATABASE_KINDS)('import (%s)', (kind) => {
       ],
     };
     const report = await importData(db, input);
-    expect(report).toEqual({ ...Object.fromEntries(Object.keys(REPORT_TABLES).map((k) => [k, 0])), orders: 1, tickets: 2 });
+    expect(writtenCounts(report)).toEqual({ ...Object.fromEntries(Object.keys(REPORT_TABLES).map((k) => [k, 0])), orders: 1, tickets: 2 });
     expect(await tableCounts(db)).toEqual({ ...before, orders: before.orders! + 1, tickets: before.tickets! + 2 });
     const written = await withScope(db, { kind: 'maintenance' }, (trx) =>
       trx.selectFrom('orders').selectAll().where('tenant_id', '=', existing.tenant).where('id', '=', 'imp-o-later').executeTakeFirstOrThrow(),

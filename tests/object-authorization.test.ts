@@ -72,12 +72,16 @@ describe.each(DATABASE_KINDS)('object-level authorization across tenants (%s)', 
     (await database.owner.db.selectFrom('events').select('id').where('tenant_id', '=', tenant).execute()).map((r) => r.id);
 
   /** An attendee of A who holds at least one order, so nested paths have something to leak. */
+  // A buyer whose processing is not restricted: a restricted person's orders are masked by consent, not by tenancy.
   const buyerOfA = async (): Promise<string> => {
     const row = await database.owner.db
       .selectFrom('orders')
-      .select('attendee_id')
-      .where('tenant_id', '=', A)
-      .orderBy('attendee_id')
+      .innerJoin('attendees', (j) => j.onRef('attendees.tenant_id', '=', 'orders.tenant_id').onRef('attendees.id', '=', 'orders.attendee_id'))
+      .innerJoin('consents', 'consents.person_id', 'attendees.person_id')
+      .select('orders.attendee_id')
+      .where('orders.tenant_id', '=', A)
+      .where('consents.restricted', '=', false)
+      .orderBy('orders.attendee_id')
       .executeTakeFirstOrThrow();
     return row.attendee_id;
   };
