@@ -1,7 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 
 /*
- * The whole data model of the import format, with tenant isolation enforced by the database itself.
+ * The whole data model of the import format (the access log has its own migration), with tenant isolation enforced by the database itself.
  *
  * - Every tenant-owned table leads its primary key and foreign keys with tenant_id, so the schema
  *   can be distributed by tenant (Citus) and a foreign key can never cross tenants.
@@ -174,38 +174,11 @@ const SCHEMA: readonly string[] = [
   `
     create index support_cases_by_person on support_cases (person_id)
   `,
-  `
-    -- Filled by the access-log issue. Partitioned by month from the start so that 7-year
-    -- retention drops whole partitions; the default partition catches anything unplanned.
-    create table access_log (
-      id bigint generated always as identity,
-      at timestamptz not null default now(),
-      actor text not null,
-      role text not null,
-      tenant_id text,
-      purpose text not null,
-      operation_name text,
-      request_id text not null,
-      token_id text,
-      client_address text,
-      subjects text[] not null default '{}',
-      fields text[] not null default '{}',
-      masked jsonb not null default '[]',
-      outcome text not null check (outcome in ('ALLOWED', 'DENIED', 'ERROR')),
-      prev_hash text,
-      hash text not null,
-      primary key (at, id)
-    ) partition by range (at)
-  `,
-  `
-    create table access_log_default partition of access_log default
-  `,
 ];
 
 const GRANTS: readonly string[] = [
   `grant usage on schema public to custodian_app`,
   `grant select on tenants, events, people, consents, enrichments, devices, attendees, orders, tickets, relationships, usage_events, support_cases to custodian_app`,
-  `grant insert on access_log to custodian_app`,
   `grant select on custodian_migrations to custodian_app`,
 ];
 

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as foundation from './0001-foundation.js';
 import * as personScope from './0002-person-scope.js';
 import * as consentAndRequests from './0003-consent-and-requests.js';
+import * as accessLog from './0004-access-log.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0001-foundation': foundation,
   '0002-person-scope': personScope,
   '0003-consent-and-requests': consentAndRequests,
+  '0004-access-log': accessLog,
 };

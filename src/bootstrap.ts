@@ -3,7 +3,7 @@ import { loadOrCreateDevKeys } from './auth/dev-keys.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
-import { ensureApplicationLogin, migrateToLatest } from './db/migrate.js';
+import { ensureAccessLogPartitions, ensureApplicationLogin, migrateToLatest } from './db/migrate.js';
 import { pendingMigrations } from './db/pending-migrations.js';
 import { assertSafeApplicationRole, inspectConnectedRole } from './db/role-check.js';
 import { ConfigurationError } from './errors.js';
@@ -20,6 +20,7 @@ export async function openOwnerDatabase(config: Config): Promise<DatabaseHandle>
 /** Migrates as the owner and makes sure the application role can log in (real PostgreSQL). */
 export async function migrateDatabase(owner: DatabaseHandle, config: Config): Promise<string[]> {
   const result = await migrateToLatest(owner.db);
+  await ensureAccessLogPartitions(owner.db);
   if (owner.kind === 'postgres') await ensureApplicationLogin(owner.db, config.appDbPassword);
   return (result.results ?? []).map((r) => r.migrationName);
 }

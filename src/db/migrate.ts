@@ -31,3 +31,9 @@ export async function ensureApplicationLogin(db: Kysely<Database>, password: str
   const passwordClause = password === undefined ? sql`` : sql` password ${sql.lit(password)}`;
   await sql`alter role ${sql.id(APP_ROLE)} login nosuperuser nobypassrls nocreatedb nocreaterole${passwordClause}`.execute(db);
 }
+
+/** Monthly access-log partitions from this month to `monthsAhead` months on (idempotent). */
+export async function ensureAccessLogPartitions(db: Kysely<Database>, monthsAhead = 12): Promise<void> {
+  await sql`select custodian_access_log_partition(m::date)
+    from generate_series(date_trunc('month', now()), date_trunc('month', now()) + make_interval(months => ${monthsAhead}), interval '1 month') as m`.execute(db);
+}

@@ -112,8 +112,8 @@ export interface SupportCasesTable {
 }
 
 export interface AccessLogTable {
-  id: Generated<string>;
-  at: DefaultedTimestamp;
+  seq: Generated<string>;
+  at: Timestamp;
   actor: string;
   role: string;
   tenant_id: string | null;
@@ -124,10 +124,13 @@ export interface AccessLogTable {
   client_address: string | null;
   subjects: string[];
   fields: string[];
-  masked: ColumnType<unknown, string, string>;
+  masked: string[];
+  exposure: ColumnType<Record<string, string[]>, string, never>;
   outcome: string;
-  prev_hash: string | null;
-  hash: string;
+  error_code: string | null;
+  content_hash: string;
+  prev_hash: Generated<string>;
+  hash: Generated<string>;
 }
 
 export interface Database {

@@ -99,7 +99,7 @@ export class RequestLoaders {
   );
 
   readonly relationshipsOfAttendee = batchedMany(
-    (keys) => this.run((db) => orders.relationshipsByAttendees(db, this.scope, keys)),
+    (keys) => this.run((db) => orders.relationshipsByAttendees(db, this.scope, keys, this.personReads)),
     (row) => [
       { tenantId: row.tenantId, id: row.fromAttendeeId },
       { tenantId: row.tenantId, id: row.toAttendeeId },

@@ -114,7 +114,7 @@ export async function exportPerson(
   const keys = attendees.map((a) => ({ tenantId: a.tenantId, id: a.id }));
   const [orders, relationships, devices, usage, supportCases] = await Promise.all([
     ordersByAttendees(db, scope, keys),
-    relationshipsByAttendees(db, scope, keys),
+    relationshipsByAttendees(db, scope, keys, options),
     devicesOfPeople(db, [personId]),
     usageOfPeople(db, [personId]),
     supportCasesOfPeople(db, [personId]),

@@ -64,7 +64,8 @@ const DIMENSION_VALUE = {
 } as const;
 
 /**
- * People per value of a dimension, counted once each. People the purpose's consent rules leave
+ * People per value of a dimension, counted once each (a person known to two tenants is one
+ * person; an erased person's attendee rows count once each, as nobody can join them up). People the purpose's consent rules leave
  * out of aggregates (objection, restriction) are not counted; an erased person's orders still
  * count by ticket type, but nothing about the person does.
  */
@@ -77,7 +78,7 @@ export async function audienceCounts(
 ): Promise<{ value: string; people: number }[]> {
   const value = DIMENSION_VALUE[dimension];
   const rows = await sql<{ value: string; people: string | number }>`
-    select ${value} as value, count(distinct (a.tenant_id, a.id)) as people
+    select ${value} as value, count(distinct coalesce(a.person_id, a.tenant_id || '/' || a.id::text)) as people
     from attendees a
     left join people p on p.id = a.person_id
     left join consents c on c.person_id = a.person_id

@@ -60,6 +60,20 @@ export async function residencyOf(db: Kysely<Database>, personId: string): Promi
  * support cases, consent and the profile are deleted.
  */
 export async function erasePerson(db: Kysely<Database>, personId: string): Promise<void> {
+  // RLS checks an UPDATE's new row against the SELECT policies too, and a person cannot see an
+  // attendee row that no longer points at them. The erasure's writes therefore run under the
+  // platform scope (still limited by RLS to a data-subject purpose), touching only this person's
+  // rows, and the caller's scope is restored before anything else runs.
+  const { scope } = (await sql<{ scope: string }>`select current_setting('app.scope', true) as scope`.execute(db)).rows[0]!;
+  await sql`select set_config('app.scope', 'platform', true)`.execute(db);
+  try {
+    await eraseRows(db, personId);
+  } finally {
+    await sql`select set_config('app.scope', ${scope}, true)`.execute(db);
+  }
+}
+
+async function eraseRows(db: Kysely<Database>, personId: string): Promise<void> {
   await db
     .deleteFrom('relationships')
     .where((eb) =>

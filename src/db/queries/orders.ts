@@ -1,4 +1,6 @@
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { PersonReadOptions } from './attendees.js';
+import { maskedFor } from './person-columns.js';
 import type { DataScope } from '../request-scope.js';
 import type { Database } from '../tables.js';
 import { keyIn, scopedToTenant, type TenantKey } from './tenant-key.js';
@@ -79,11 +81,16 @@ export async function ticketsByOrders(
     .execute();
 }
 
-/** Relationships touching many attendees, in either direction, in one statement. */
+/**
+ * Relationships touching many attendees, in either direction, in one statement. A relationship
+ * is hidden when the consent rules hide relationships for either of its two people (an
+ * enrichment opt-out stops relationship tracking from both sides).
+ */
 export async function relationshipsByAttendees(
   db: Kysely<Database>,
   scope: DataScope,
   attendees: readonly TenantKey[],
+  options: PersonReadOptions,
 ): Promise<RelationshipRow[]> {
   return db
     .selectFrom('relationships')
@@ -92,6 +99,12 @@ export async function relationshipsByAttendees(
     .where((eb) =>
       eb.or([keyIn('tenant_id', 'from_attendee_id', attendees), keyIn('tenant_id', 'to_attendee_id', attendees)]),
     )
+    .where(sql<boolean>`not exists (select 1 from attendees a
+      left join people p on p.id = a.person_id
+      left join consents c on c.person_id = a.person_id
+      where a.tenant_id = relationships.tenant_id
+        and a.id in (relationships.from_attendee_id, relationships.to_attendee_id)
+        and ${maskedFor(options.rules, 'relationships')})`)
     .orderBy('kind')
     .execute();
 }

@@ -30,12 +30,14 @@ export interface PersonFields {
 
 /**
  * Each state as SQL over a query that joins people as `p` and consents as `c`. An erased person
- * has no people row any more; a missing consent row reads as the most protective choice.
+ * has no people row any more (and no consent row); for a living person a missing consent row
+ * reads as the most protective choice. Erasure must not read as restriction or objection: the
+ * erased person's orders stay readable and counted.
  */
 const STATE_CONDITIONS: Record<ConsentStateName, RawBuilder<boolean>> = {
   erased: sql<boolean>`(p.id is null)`,
-  restricted: sql<boolean>`coalesce(c.restricted, true)`,
-  objection: sql<boolean>`coalesce(c.objection, true)`,
+  restricted: sql<boolean>`(p.id is not null and coalesce(c.restricted, true))`,
+  objection: sql<boolean>`(p.id is not null and coalesce(c.objection, true))`,
   noMarketingConsent: sql<boolean>`not coalesce(c.marketing, false)`,
   doNotSell: sql<boolean>`coalesce(c.do_not_sell, true)`,
   enrichmentOptOut: sql<boolean>`not coalesce(c.enrichment, false)`,
