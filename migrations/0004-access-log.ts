@@ -95,7 +95,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // Review reads: security staff and privacy officers on the platform scope, a person their own history.
   await sql`alter table access_log enable row level security`.execute(db);
   await sql`alter table access_log force row level security`.execute(db);
-  await sql`create policy access_log_append on access_log for insert to custodian_app with check (true)`.execute(db);
+  // Every request appends, refused ones too, whatever its scope: inserting is always allowed.
+  await sql`create policy access_log_append on access_log for insert with check (true)`.execute(db);
   await sql`create policy access_log_review on access_log for select using (custodian_scope() = 'platform'
     and current_setting('app.purpose', true) in ('security-audit', 'legal-compliance'))`.execute(db);
   await sql`create policy access_log_own_history on access_log for select using (custodian_scope() = 'person'

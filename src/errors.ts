@@ -87,3 +87,11 @@ export class PersonErasedError extends CustodianError {
     super('This person was erased; only the record of the erasure remains, and nothing about them can change.', PersonErasedError.code, undefined);
   }
 }
+
+export class AuditUnavailableError extends CustodianError {
+  static readonly code = 'AUDIT_UNAVAILABLE';
+  readonly code = AuditUnavailableError.code;
+  constructor() {
+    super('The access log could not be written, so no data is returned. Try again later.', AuditUnavailableError.code, 503);
+  }
+}

@@ -5,6 +5,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { GraphQLContext } from './graphql/context.js';
+import { useAccessLog } from './graphql/plugins/use-access-log.js';
 import { useCaller } from './graphql/plugins/use-caller.js';
 import { useFieldPolicy } from './graphql/plugins/use-field-policy.js';
 import { useRequestTransaction } from './graphql/plugins/use-request-transaction.js';
@@ -66,6 +67,8 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
         decide: createDecisionCache(options.policy),
       }),
       useFieldPolicy(),
+      // Before useRequestTransaction: its write must run inside the request's transaction.
+      useAccessLog({ db: options.database.db, policy: options.policy, logger }),
       useRequestTransaction({ db: options.database.db }),
       {
         onExecutionResult({ result }) {

@@ -44,8 +44,9 @@ export async function withScope<T>(
   db: Kysely<Database>,
   scope: DataScope,
   work: (trx: ScopedTransaction) => Promise<T>,
+  purpose = '',
 ): Promise<T> {
-  const trx = await beginScopedTransaction(db, scope);
+  const trx = await beginScopedTransaction(db, scope, purpose);
   let result: T;
   try {
     result = await work(trx);

@@ -1,5 +1,6 @@
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { Caller } from '../auth/caller.js';
+import type { AccessTrail } from '../audit/access-trail.js';
 import type { AccessDecision } from '../policy/access-decision.js';
 import type { RequestLoaders } from './loaders.js';
 
@@ -8,4 +9,6 @@ export interface GraphQLContext extends YogaInitialContext {
   /** The policy's decision for this caller's role and purpose, made once before validation. */
   readonly decision: AccessDecision;
   readonly data: RequestLoaders;
+  /** What this request reads of personal data, for its access-log entry. */
+  readonly trail: AccessTrail;
 }

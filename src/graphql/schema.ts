@@ -1,4 +1,5 @@
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { instrumentPersonalReads } from '../audit/instrument-schema.js';
 import { builder } from './builder.js';
 import './types/viewer.js';
 import './types/event.js';
@@ -13,7 +14,7 @@ let schema: GraphQLSchema | undefined;
 
 /** The GraphQL schema, built once from the Pothos types. */
 export function gatewaySchema(): GraphQLSchema {
-  schema ??= builder.toSchema();
+  schema ??= instrumentPersonalReads(builder.toSchema());
   return schema;
 }
 

@@ -26,6 +26,8 @@ export interface AccessDecision {
   /** Whether this purpose may count people by an aggregate dimension (its category is `agg` or `full`). */
   canAggregate(dimension: string): boolean;
   readonly minimumGroupSize: number;
+  /** The data category of a field, for the access log's exposure record. */
+  categoryOf(type: string, field: string): string | undefined;
   /** Whether the policy classifies this field or `field(argument)` on its own. */
   classifies(type: string, key: string): boolean;
 }
@@ -79,6 +81,7 @@ export function decideAccess(policy: Policy, role: string, purpose: string): Acc
     },
     canRead: (type, field) => ability.can('read', type, field),
     classifies: (type, key) => policy.types.get(type)?.fields.has(key) ?? false,
+    categoryOf: (type, field) => categoryOf(policy, type, field),
   };
 }
 

@@ -8,6 +8,8 @@ import { scopedToTenant, type TenantKey } from './tenant-key.js';
 export interface MarketingMemberRow {
   tenantId: string;
   attendeeId: string;
+  /** For the access log only: never returned to the caller. */
+  personId: string;
   emailSha256: string;
 }
 
@@ -29,6 +31,7 @@ export async function marketingAudience(
     .select([
       'a.tenant_id as tenantId',
       'a.id as attendeeId',
+      'p.id as personId',
       sql<string>`encode(sha256(convert_to(lower(btrim(p.email)), 'UTF8')), 'hex')`.as('emailSha256'),
     ])
     .where(scopedToTenant(scope, 'a.tenant_id'))

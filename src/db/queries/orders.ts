@@ -8,6 +8,8 @@ import { keyIn, scopedToTenant, type TenantKey } from './tenant-key.js';
 export interface OrderRow {
   tenantId: string;
   id: string;
+  /** The person behind the order's attendee (null once erased): for the access log only. */
+  personId: string | null;
   eventId: string;
   attendeeId: string;
   placedAt: Date;
@@ -35,16 +37,18 @@ export interface RelationshipRow {
 function selectOrders(db: Kysely<Database>, scope: DataScope) {
   return db
     .selectFrom('orders')
+    .leftJoin('attendees as a', (join) => join.onRef('a.tenant_id', '=', 'orders.tenant_id').onRef('a.id', '=', 'orders.attendee_id'))
     .select([
-      'tenant_id as tenantId',
-      'id',
-      'event_id as eventId',
-      'attendee_id as attendeeId',
-      'placed_at as placedAt',
-      'total_cents as totalCents',
-      'currency',
-      'status',
-      'payment_ref as paymentRef',
+      'orders.tenant_id as tenantId',
+      'orders.id as id',
+      'a.person_id as personId',
+      'orders.event_id as eventId',
+      'orders.attendee_id as attendeeId',
+      'orders.placed_at as placedAt',
+      'orders.total_cents as totalCents',
+      'orders.currency as currency',
+      'orders.status as status',
+      'orders.payment_ref as paymentRef',
     ])
     .where(scopedToTenant(scope, 'orders.tenant_id'));
 }
@@ -56,14 +60,14 @@ export async function ordersByAttendees(
   attendees: readonly TenantKey[],
 ): Promise<OrderRow[]> {
   return selectOrders(db, scope)
-    .where(keyIn('tenant_id', 'attendee_id', attendees))
-    .orderBy('placed_at')
-    .orderBy('id')
+    .where(keyIn('orders.tenant_id', 'orders.attendee_id', attendees))
+    .orderBy('orders.placed_at')
+    .orderBy('orders.id')
     .execute();
 }
 
 export async function findOrdersById(db: Kysely<Database>, scope: DataScope, id: string): Promise<OrderRow[]> {
-  return selectOrders(db, scope).where('id', '=', id).orderBy('tenant_id').limit(2).execute();
+  return selectOrders(db, scope).where('orders.id', '=', id).orderBy('orders.tenant_id').limit(2).execute();
 }
 
 /** The tickets of many orders in one statement. */

@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import { resolveCaller, type Caller } from '../../auth/caller.js';
+import type { TokenClaims } from '../../auth/claims.js';
 import type { TokenVerifier } from '../../auth/token-verifier.js';
 import { UnauthenticatedError } from '../../errors.js';
 import type { AccessDecision } from '../../policy/access-decision.js';
@@ -17,6 +18,17 @@ interface ResolvedCaller {
 }
 
 const resolved = new WeakMap<Request, ResolvedCaller>();
+const verified = new WeakMap<Request, TokenClaims>();
+
+/** The verified claims of a request, even when its purpose was then refused (for the access log). */
+export function verifiedClaimsOf(request: Request): TokenClaims | undefined {
+  return verified.get(request);
+}
+
+/** The caller, when the request got that far. */
+export function resolvedCallerOf(request: Request): ResolvedCaller | undefined {
+  return resolved.get(request);
+}
 
 /** The caller and decision of a request, once useCaller has admitted it. */
 export function callerOf(request: Request): ResolvedCaller {
@@ -42,6 +54,7 @@ export function useCaller(options: CallerOptions): Plugin<{ caller: Caller; deci
       const match = BEARER.exec(header.trim());
       if (match === null) throw new UnauthenticatedError('The Authorization header must be "Bearer <JWT>".');
       const claims = await options.verifier.verify(match[1]!);
+      verified.set(request, claims);
       const caller = resolveCaller(claims, request.headers.get('x-purpose'), options.policy);
       resolved.set(request, { caller, decision: options.decide(caller.role, caller.purpose) });
     },

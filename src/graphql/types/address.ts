@@ -1,6 +1,8 @@
 import { builder, personal } from '../builder.js';
 
 export interface AddressValue {
+  /** Whose address (for the access log). */
+  personId: string | null;
   line1: string | null;
   city: string | null;
   region: string | null;

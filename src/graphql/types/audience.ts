@@ -1,4 +1,4 @@
-import { audienceCounts, marketingAudience, type AudienceDimension } from '../../db/queries/audience.js';
+import { audienceCounts, marketingAudience, type AudienceDimension, type MarketingMemberRow } from '../../db/queries/audience.js';
 import { FieldNotPermittedError } from '../../errors.js';
 import { builder, personal } from '../builder.js';
 import { eventInScope } from '../event-in-scope.js';
@@ -18,7 +18,7 @@ const AudienceBucketRef = builder.objectRef<{ value: string; count: number | nul
   }),
 });
 
-const MarketingAudienceMemberRef = builder.objectRef<{ emailSha256: string; tenantId: string; attendeeId: string }>('MarketingAudienceMember').implement({
+const MarketingAudienceMemberRef = builder.objectRef<MarketingMemberRow>('MarketingAudienceMember').implement({
   extensions: personal,
   description: 'One consenting person, as the SHA-256 (hex) of their trimmed, lower-cased email.',
   fields: (t) => ({ emailSha256: t.exposeString('emailSha256') }),

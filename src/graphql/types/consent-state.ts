@@ -1,6 +1,8 @@
 import { builder, personal } from '../builder.js';
 
 export interface ConsentValue {
+  /** Whose choices (for the access log). */
+  personId: string | null;
   marketing: boolean;
   enrichment: boolean;
   doNotSell: boolean;

@@ -46,6 +46,7 @@ async function consentOf(context: GraphQLContext, personId: string): Promise<Con
   const person = await context.data.run((db) => findPerson(db, personId, context.data.personReads));
   if (person === undefined || person.consentMarketing === null) throw new NotFoundError('Person');
   return {
+    personId: person.personId,
     marketing: person.consentMarketing,
     enrichment: person.consentEnrichment ?? false,
     doNotSell: person.consentDoNotSell ?? false,

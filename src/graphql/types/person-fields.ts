@@ -42,6 +42,7 @@ export function personFields<Row extends PersonFields>(
         row.billingLine1 === null && row.billingCity === null && row.billingCountry === null
           ? null
           : {
+              personId: row.personId,
               line1: row.billingLine1,
               city: row.billingCity,
               region: row.billingRegion,
@@ -61,6 +62,7 @@ export function personFields<Row extends PersonFields>(
         row.consentMarketing === null
           ? null
           : {
+              personId: row.personId,
               marketing: row.consentMarketing,
               enrichment: row.consentEnrichment ?? false,
               doNotSell: row.consentDoNotSell ?? false,

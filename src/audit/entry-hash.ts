@@ -1,0 +1,64 @@
+import { createHash } from 'node:crypto';
+
+export const OUTCOMES = ['ALLOWED', 'DENIED', 'ERROR'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** What an access-log entry says; its hash covers exactly this. */
+export interface AccessLogContent {
+  at: Date;
+  actor: string;
+  role: string;
+  tenantId: string | null;
+  purpose: string;
+  operationName: string | null;
+  requestId: string;
+  tokenId: string | null;
+  clientAddress: string | null;
+  /** Person ids read (the platform's data-subject ids). */
+  subjects: readonly string[];
+  /** `Type.field` names returned. */
+  fields: readonly string[];
+  /** `Type.field:REASON` for what was masked. */
+  masked: readonly string[];
+  /** Person id → data categories read unmasked (breach scoping). */
+  exposure: Readonly<Record<string, readonly string[]>>;
+  outcome: Outcome;
+  errorCode: string | null;
+}
+
+const sorted = (values: readonly string[]) => [...values].sort();
+
+/**
+ * The canonical form of an entry's content: a JSON array in fixed order, arrays sorted, so the
+ * writer and `audit:verify` (and anyone re-implementing it) hash the same bytes.
+ */
+export function canonicalContent(content: AccessLogContent): string {
+  return JSON.stringify([
+    content.at.toISOString(),
+    content.actor,
+    content.role,
+    content.tenantId,
+    content.purpose,
+    content.operationName,
+    content.requestId,
+    content.tokenId,
+    content.clientAddress,
+    sorted(content.subjects),
+    sorted(content.fields),
+    sorted(content.masked),
+    Object.keys(content.exposure)
+      .sort()
+      .map((subject) => [subject, sorted(content.exposure[subject] ?? [])]),
+    content.outcome,
+    content.errorCode,
+  ]);
+}
+
+export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+export const contentHash = (content: AccessLogContent): string => sha256Hex(canonicalContent(content));
+
+/** The link the database's trigger computes: SHA-256 of `prev_hash:seq:content_hash`. */
+export const chainHash = (prevHash: string, seq: string | bigint, content: string): string => sha256Hex(`${prevHash}:${seq}:${content}`);
+
+export const GENESIS_HASH = '0'.repeat(64);

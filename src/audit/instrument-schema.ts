@@ -1,0 +1,37 @@
+import { defaultFieldResolver, isObjectType, type GraphQLFieldResolver, type GraphQLSchema } from 'graphql';
+import type { AccessTrail } from './access-trail.js';
+
+interface TrailContext {
+  trail?: AccessTrail;
+}
+
+const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
+
+/**
+ * Every field of every personal type (`extensions.personal`) reports what it returned to the
+ * request's access trail, so the access log sees every personal read however the operation was
+ * written (aliases, fragments, nesting). Done once on the schema, not in each resolver.
+ */
+export function instrumentPersonalReads(schema: GraphQLSchema): GraphQLSchema {
+  for (const type of Object.values(schema.getTypeMap())) {
+    if (!isObjectType(type) || type.extensions?.['personal'] !== true) continue;
+    for (const field of Object.values(type.getFields())) {
+      const resolve: GraphQLFieldResolver<unknown, TrailContext> = field.resolve ?? defaultFieldResolver;
+      field.resolve = (source, args, context, info) => {
+        const value = resolve(source, args, context, info);
+        const trail = context.trail;
+        if (trail === undefined) return value;
+        if (isPromiseLike(value)) {
+          return Promise.resolve(value).then((resolved) => {
+            trail.read(type.name, field.name, source, resolved);
+            return resolved;
+          });
+        }
+        trail.read(type.name, field.name, source, value);
+        return value;
+      };
+    }
+  }
+  return schema;
+}
