@@ -9,8 +9,8 @@ export interface DevKeys {
   publicJwks: { keys: JWK[] };
 }
 
-function devKeyPaths(dataDir: string) {
-  const dir = path.join(dataDir, 'dev-keys');
+function devKeyPaths(dataDir: string, folder: string) {
+  const dir = path.join(dataDir, folder);
   return { dir, privateFile: path.join(dir, 'signing-key.private.jwk.json'), publicFile: path.join(dir, 'jwks.json') };
 }
 
@@ -18,8 +18,8 @@ function devKeyPaths(dataDir: string) {
  * Development only: a signing key pair kept under DATA_DIR so that `npm run token` and the
  * server agree without any set-up. Production refuses to start without a real key source.
  */
-export async function loadOrCreateDevKeys(dataDir: string): Promise<DevKeys> {
-  const { dir, privateFile, publicFile } = devKeyPaths(dataDir);
+export async function loadOrCreateDevKeys(dataDir: string, folder = 'dev-keys'): Promise<DevKeys> {
+  const { dir, privateFile, publicFile } = devKeyPaths(dataDir, folder);
   if (fs.existsSync(privateFile) && fs.existsSync(publicFile)) {
     return {
       privateJwk: JSON.parse(fs.readFileSync(privateFile, 'utf8')) as JWK,
@@ -40,6 +40,3 @@ export async function loadOrCreateDevKeys(dataDir: string): Promise<DevKeys> {
   return keys;
 }
 
-export function devKeysExist(dataDir: string): boolean {
-  return fs.existsSync(devKeyPaths(dataDir).privateFile);
-}

@@ -9,6 +9,7 @@ import './types/relationship.js';
 import './types/data-subject.js';
 import './types/audience.js';
 import './types/data-subject-requests.js';
+import './types/access-log.js';
 
 let schema: GraphQLSchema | undefined;
 

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { listAccessLog } from '../db/queries/access-log.js';
 import { attendeesOfPeople, type PersonReadOptions } from '../db/queries/attendees.js';
 import { recordRequest, erasureOf, listRequests, type DataSubjectRequestRow, type RequestKind } from '../db/queries/data-subject-requests.js';
 import { correctPerson, erasePerson, residencyOf, updateConsent, type ConsentChanges, type PersonCorrections } from '../db/queries/data-subject-writes.js';
@@ -122,6 +123,7 @@ export async function exportPerson(
   const tickets = await ticketsByOrders(db, scope, orders.map((o) => ({ tenantId: o.tenantId, id: o.id })));
   const events = await eventsByKeys(db, scope, orders.map((o) => ({ tenantId: o.tenantId, id: o.eventId })));
   const access = await record(db, requester, personId, residency, 'ACCESS', {});
+  const history = await listAccessLog(db, { subjectId: personId }, { limit: 10_000, before: undefined });
   const requests = await listRequests(db, { personId, overdueAt: undefined, open: undefined }, { limit: 10_000, after: undefined });
   const eventName = new Map(events.map((e) => [`${e.tenantId}\u0000${e.id}`, e.name]));
   return {
@@ -177,6 +179,16 @@ export async function exportPerson(
       relationships: relationships
         .filter((r) => r.tenantId === a.tenantId && (r.fromAttendeeId === a.id || r.toAttendeeId === a.id))
         .map((r) => ({ kind: r.kind, direction: r.fromAttendeeId === a.id ? 'OUTGOING' : 'INCOMING' })),
+    })),
+    accessHistory: history.map((entry) => ({
+      at: entry.at,
+      actor: entry.actor,
+      role: entry.role,
+      tenant: entry.tenantId,
+      purpose: entry.purpose,
+      fields: entry.fields,
+      masked: entry.masked,
+      outcome: entry.outcome,
     })),
     requests: requests.map(({ id, kind, requestedAt, dueAt, completedAt, requestedByRole }) => ({
       id,

@@ -1,0 +1,182 @@
+import { allAccessLog, listAccessLog, type AccessLogFilter, type AccessLogRow } from '../../db/queries/access-log.js';
+import { OUTCOMES } from '../../audit/entry-hash.js';
+import { BadUserInputError } from '../../errors.js';
+import { builder, personal } from '../builder.js';
+import { decodeCursor, isIssuedInstant, isLookupableId, pageSize, toConnection } from '../pagination.js';
+import { connectionOf } from './connection.js';
+import { DataSubjectRef } from './data-subject.js';
+
+const AccessLogEntryRef = builder.objectRef<AccessLogRow>('AccessLogEntry').implement({
+  extensions: personal,
+  description: 'One request that read personal data (or was refused): who, for what, which people and fields.',
+  fields: (t) => ({
+    id: t.exposeID('seq', { description: 'The position in the hash chain.' }),
+    at: t.expose('at', { type: 'DateTime' }),
+    actor: t.exposeString('actor', { description: "The token's sub." }),
+    role: t.exposeString('role'),
+    tenant: t.exposeString('tenantId', { nullable: true }),
+    purpose: t.exposeString('purpose'),
+    operationName: t.exposeString('operationName', { nullable: true }),
+    requestId: t.exposeString('requestId'),
+    tokenId: t.exposeString('tokenId', { nullable: true, description: "The token's jti." }),
+    clientAddress: t.exposeString('clientAddress', { nullable: true }),
+    subjects: t.exposeIDList('subjects', { description: 'Person ids read.' }),
+    fields: t.exposeStringList('fields', { description: '`Type.field` names returned (or refused, for DENIED).' }),
+    masked: t.exposeStringList('masked', { description: '`Type.field:REASON` for what was masked.' }),
+    outcome: t.exposeString('outcome', { description: 'ALLOWED, DENIED or ERROR.' }),
+    errorCode: t.exposeString('errorCode', { nullable: true }),
+    prevHash: t.exposeString('prevHash'),
+    hash: t.exposeString('hash'),
+  }),
+});
+
+const AccessLogConnection = connectionOf('AccessLog', AccessLogEntryRef);
+
+const AccessLogFilterInput = builder.inputType('AccessLogFilter', {
+  fields: (t) => ({
+    subjectId: t.id({ description: 'A person id: their history across tenants.' }),
+    actor: t.string(),
+    tenant: t.string(),
+    purpose: t.string(),
+    tokenId: t.string({ description: "A token's jti." }),
+    from: t.field({ type: 'DateTime' }),
+    to: t.field({ type: 'DateTime', description: 'Exclusive.' }),
+    outcome: t.string({ description: 'ALLOWED, DENIED or ERROR.' }),
+  }),
+});
+
+interface FilterInput {
+  subjectId?: string | number | null;
+  actor?: string | null;
+  tenant?: string | null;
+  purpose?: string | null;
+  tokenId?: string | null;
+  from?: Date | null;
+  to?: Date | null;
+  outcome?: string | null;
+}
+
+function toFilter(input: FilterInput | null | undefined): AccessLogFilter {
+  const text = (name: string, value: string | number | null | undefined) => {
+    if (value === null || value === undefined) return undefined;
+    const string = String(value);
+    if (!isLookupableId(string)) throw new BadUserInputError(`filter.${name} is not a value this log can hold.`);
+    return string;
+  };
+  const outcome = input?.outcome ?? undefined;
+  if (outcome !== undefined && !(OUTCOMES as readonly string[]).includes(outcome)) {
+    throw new BadUserInputError('filter.outcome must be ALLOWED, DENIED or ERROR.');
+  }
+  if (input?.from && input.to && input.from >= input.to) throw new BadUserInputError('filter.from must be before filter.to.');
+  return {
+    subjectId: text('subjectId', input?.subjectId),
+    actor: text('actor', input?.actor),
+    tenantId: text('tenant', input?.tenant),
+    purpose: text('purpose', input?.purpose),
+    tokenId: text('tokenId', input?.tokenId),
+    from: input?.from ?? undefined,
+    to: input?.to ?? undefined,
+    outcome: outcome as AccessLogFilter['outcome'],
+  };
+}
+
+const cursorOf = (row: AccessLogRow) => [row.at.toISOString(), row.seq];
+const isLogCursor = ([at, seq]: readonly string[]) => isIssuedInstant(at!) && /^\d{1,19}$/.test(seq!);
+
+builder.queryField('accessLog', (t) =>
+  t.field({
+    type: AccessLogConnection,
+    description: 'The access log, newest first. Privacy officers read one person at a time (filter.subjectId).',
+    args: { filter: t.arg({ type: AccessLogFilterInput }), first: t.arg.int(), after: t.arg.string() },
+    resolve: async (_root, args, { caller, data }) => {
+      const filter = toFilter(args.filter);
+      if (caller.purpose === 'legal-compliance' && filter.subjectId === undefined) {
+        throw new BadUserInputError('For legal-compliance, the access log is read per person: set filter.subjectId.');
+      }
+      const limit = pageSize(args.first);
+      const before = decodeCursor(args.after, 2, isLogCursor) as [string, string] | undefined;
+      const rows = await data.run((db) => listAccessLog(db, filter, { limit: limit + 1, before }));
+      return toConnection(rows, limit, cursorOf);
+    },
+  }),
+);
+
+builder.objectField(DataSubjectRef, 'accessHistory', (t) =>
+  t.field({
+    type: AccessLogConnection,
+    description: "Who read this person's data, for what, and when; newest first.",
+    args: { first: t.arg.int(), after: t.arg.string() },
+    resolve: async (person, args, { data }) => {
+      const limit = pageSize(args.first);
+      const before = decodeCursor(args.after, 2, isLogCursor) as [string, string] | undefined;
+      const rows = await data.run((db) => listAccessLog(db, { subjectId: person.personId }, { limit: limit + 1, before }));
+      return toConnection(rows, limit, cursorOf);
+    },
+  }),
+);
+
+interface BreachPerson {
+  personId: string;
+  categories: string[];
+  reads: number;
+}
+
+const BreachPersonRef = builder.objectRef<BreachPerson>('BreachPerson').implement({
+  extensions: personal,
+  fields: (t) => ({
+    personId: t.exposeID('personId'),
+    categories: t.exposeStringList('categories', { description: 'Data categories read unmasked.' }),
+    reads: t.exposeInt('reads', { description: 'Entries that read this person unmasked.' }),
+  }),
+});
+
+const BreachCategoryRef = builder.objectRef<{ category: string; people: number }>('BreachCategory').implement({
+  fields: (t) => ({ category: t.exposeString('category'), people: t.exposeInt('people') }),
+});
+
+const BreachScopeRef = builder.objectRef<{ entries: number; people: BreachPerson[]; categories: { category: string; people: number }[] }>('BreachScope').implement({
+  description: 'For a breach notice: whose data an actor or token exposed (read unmasked) in a window.',
+  fields: (t) => ({
+    entries: t.exposeInt('entries', { description: 'Log entries in scope.' }),
+    people: t.field({ type: [BreachPersonRef], resolve: (scope) => scope.people }),
+    categories: t.field({ type: [BreachCategoryRef], resolve: (scope) => scope.categories }),
+  }),
+});
+
+builder.queryField('breachScope', (t) =>
+  t.field({
+    type: BreachScopeRef,
+    description: 'The people and data categories an actor (sub) or a token (jti) read unmasked between from and to.',
+    args: {
+      actor: t.arg.string(),
+      jti: t.arg.string(),
+      from: t.arg({ type: 'DateTime', required: true }),
+      to: t.arg({ type: 'DateTime', required: true }),
+    },
+    resolve: async (_root, args, { data }) => {
+      if ((args.actor ?? null) === null && (args.jti ?? null) === null) throw new BadUserInputError('Name an actor or a jti.');
+      const filter = toFilter({ actor: args.actor, tokenId: args.jti, from: args.from, to: args.to, outcome: null });
+      const entries = await data.run((db) => allAccessLog(db, filter));
+      const people = new Map<string, { categories: Set<string>; reads: number }>();
+      for (const entry of entries) {
+        for (const [personId, categories] of Object.entries(entry.exposure)) {
+          const person = people.get(personId) ?? { categories: new Set<string>(), reads: 0 };
+          for (const category of categories) person.categories.add(category);
+          person.reads += 1;
+          people.set(personId, person);
+        }
+      }
+      const perCategory = new Map<string, number>();
+      for (const { categories } of people.values()) {
+        for (const category of categories) perCategory.set(category, (perCategory.get(category) ?? 0) + 1);
+      }
+      return {
+        entries: entries.length,
+        people: [...people]
+          .map(([personId, p]) => ({ personId, categories: [...p.categories].sort(), reads: p.reads }))
+          .sort((a, b) => a.personId.localeCompare(b.personId)),
+        categories: [...perCategory].map(([category, count]) => ({ category, people: count })).sort((a, b) => a.category.localeCompare(b.category)),
+      };
+    },
+  }),
+);
