@@ -38,8 +38,15 @@ function withDatabase(url: string, database: string, user?: string): string {
   return parsed.toString();
 }
 
-/** A fresh, migrated database; with `seed`, the demo data set is imported as the owner. */
-export async function createTestDatabase(kind: DatabaseKind, options: { seed?: boolean } = {}): Promise<TestDatabase> {
+/**
+ * A fresh, migrated database; with `seed`, the demo data set is imported as the owner. On
+ * PostgreSQL it is created on the server of `adminUrl` (TEST_DATABASE_URL by default) and
+ * dropped by destroy().
+ */
+export async function createTestDatabase(
+  kind: DatabaseKind,
+  options: { seed?: boolean; adminUrl?: string; name?: string } = {},
+): Promise<TestDatabase> {
   const seed = options.seed ?? true;
   if (kind === 'pglite') {
     const pglite = await PGlite.create();
@@ -56,8 +63,8 @@ export async function createTestDatabase(kind: DatabaseKind, options: { seed?: b
       destroy: () => pglite.close(),
     };
   }
-  const adminUrl = process.env.TEST_DATABASE_URL!;
-  const name = `custodian_t_${randomBytes(6).toString('hex')}`;
+  const adminUrl = options.adminUrl ?? process.env.TEST_DATABASE_URL!;
+  const name = options.name ?? `custodian_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);

@@ -1,0 +1,170 @@
+/**
+ * `npm run bench`: Custodian against its peers, side by side in one run, with ratios.
+ *
+ *   1. An organizer dashboard page (attendees with orders and tickets) through the gateway (HTTP,
+ *      signed token, policy, consent masking in SQL, access-log entry) against the same rows
+ *      read with plain SQL: what the guarantees cost per request, in time and memory.
+ *   2. One person's access history (50 newest entries) over a large access log, through the
+ *      gateway and with plain SQL using the GIN index on subjects, against the same SQL with
+ *      index scans switched off (what an unindexed log would cost).
+ *
+ * Options: --entries N (access-log size; default 10,000,000 on PostgreSQL, 200,000 on the
+ * embedded database), --iterations N (default 200). BENCH_DATABASE_URL (or TEST_DATABASE_URL)
+ * selects a PostgreSQL server, on which a scratch database is created and dropped; without it
+ * the benchmark runs on PGlite.
+ */
+import { performance } from 'node:perf_hooks';
+import { sql } from 'kysely';
+import { parseArgs } from '../src/cli/run-cli.js';
+import { withScope } from '../src/db/request-scope.js';
+import { createTestDatabase, type TestDatabase } from '../tests/support/test-database.js';
+import { createTestKeys } from '../tests/support/test-keys.js';
+import { startTestGateway, type TestGateway } from '../tests/support/test-gateway.js';
+
+interface Measurement {
+  name: string;
+  samples: number[];
+  heapDelta: number;
+}
+
+const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
+const args = parseArgs(process.argv.slice(2), { entries: 'value', iterations: 'value' });
+const kind = adminUrl ? 'postgres' : 'pglite';
+const entries = Number(args.get('entries') ?? (kind === 'postgres' ? 10_000_000 : 200_000));
+const iterations = Number(args.get('iterations') ?? 200);
+if (!Number.isInteger(entries) || entries < 1000 || !Number.isInteger(iterations) || iterations < 10) {
+  throw new Error('--entries must be at least 1000 and --iterations at least 10');
+}
+
+const percentile = (samples: number[], p: number) => {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+};
+
+async function measure(name: string, run: () => Promise<unknown>, count = iterations): Promise<Measurement> {
+  for (let i = 0; i < Math.min(20, count); i++) await run();
+  global.gc?.();
+  const heapBefore = process.memoryUsage().heapUsed;
+  const samples: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    await run();
+    samples.push(performance.now() - started);
+  }
+  return { name, samples, heapDelta: process.memoryUsage().heapUsed - heapBefore };
+}
+
+function report(title: string, peers: Measurement[]): void {
+  const base = peers[0]!;
+  const baseP50 = percentile(base.samples, 50);
+  process.stdout.write(`\n${title}\n`);
+  process.stdout.write(`${'peer'.padEnd(52)} ${'p50 ms'.padStart(9)} ${'p95 ms'.padStart(9)} ${'ratio'.padStart(8)} ${'heap Δ MB'.padStart(10)}\n`);
+  for (const peer of peers) {
+    const p50 = percentile(peer.samples, 50);
+    process.stdout.write(
+      `${peer.name.padEnd(52)} ${p50.toFixed(2).padStart(9)} ${percentile(peer.samples, 95).toFixed(2).padStart(9)} ` +
+        `${(p50 / baseP50).toFixed(2).padStart(7)}x ${(peer.heapDelta / 1_048_576).toFixed(1).padStart(10)}\n`,
+    );
+  }
+}
+
+const DASHBOARD = `query Dashboard { attendees(first: 500) { edges { node { id name email
+  orders { id placedAt totalCents currency status tickets { id type checkedInAt } } } } } }`;
+
+async function dashboard(database: TestDatabase, gateway: TestGateway, token: string) {
+  const viaGateway = await measure('gateway (HTTP, policy, masking, access log)', async () => {
+    const response = await gateway.request({ query: DASHBOARD, token, purpose: 'ticketing' });
+    if (response.status !== 200) throw new Error(`gateway answered ${response.status}`);
+  });
+  const viaSql = await measure('plain SQL, same rows (owner, no checks)', () =>
+    withScope(database.owner.db, { kind: 'maintenance' }, (trx) =>
+      sql`select a.id, p.name, p.email, o.id as order_id, o.placed_at, o.total_cents, o.currency, o.status,
+            t.id as ticket_id, t.type, t.checked_in_at
+          from attendees a join people p on p.id = a.person_id
+          left join orders o on o.tenant_id = a.tenant_id and o.attendee_id = a.id
+          left join tickets t on t.tenant_id = o.tenant_id and t.order_id = o.id
+          where a.tenant_id = 'northwind-live' order by a.id`.execute(trx),
+    ),
+  );
+  report('Organizer dashboard page (24 attendees, orders, tickets)', [viaSql, viaGateway]);
+}
+
+async function loadAccessLog(database: TestDatabase): Promise<void> {
+  const started = performance.now();
+  const db = database.owner.db;
+  await withScope(db, { kind: 'maintenance' }, async (trx) => {
+    await sql`select custodian_access_log_partition((date_trunc('month', now()) - make_interval(months => m))::date)
+      from generate_series(0, 12) m`.execute(trx);
+    // Bulk load: the chain trigger and the GIN index are set aside and rebuilt, as for a restore.
+    await sql`alter table access_log disable trigger access_log_chain`.execute(trx);
+    await sql`drop index access_log_by_subject`.execute(trx);
+  });
+  const batch = 500_000;
+  for (let start = 1; start <= entries; start += batch) {
+    const end = Math.min(entries, start + batch - 1);
+    await withScope(db, { kind: 'maintenance' }, (trx) =>
+      sql`insert into access_log (seq, at, actor, role, tenant_id, purpose, operation_name, request_id, token_id,
+            client_address, subjects, fields, masked, exposure, outcome, error_code, content_hash, prev_hash, hash)
+          select g, now() - ((g % 360) || ' days')::interval - ((g % 86400) || ' seconds')::interval,
+            'bench-actor-' || (g % 50), 'organizer_admin', 'northwind-live', 'ticketing', 'Dashboard', 'req-' || g,
+            'jti-' || (g % 5000), '127.0.0.1',
+            array['per-b-' || (g % 200000), 'per-b-' || ((g * 7) % 200000), 'per-b-' || ((g * 13) % 200000)],
+            array['Attendee.name', 'Attendee.email'], '{}', '{}', 'ALLOWED', null,
+            repeat('a', 64), repeat('0', 64), repeat('0', 64)
+          from generate_series(${start}::bigint, ${end}::bigint) g`.execute(trx),
+    );
+    process.stdout.write(`  loaded ${end.toLocaleString()} of ${entries.toLocaleString()} entries\r`);
+  }
+  await withScope(db, { kind: 'maintenance' }, async (trx) => {
+    await sql`create index access_log_by_subject on access_log using gin (subjects)`.execute(trx);
+    await sql`alter table access_log enable trigger access_log_chain`.execute(trx);
+    await sql`update access_log_head set seq = ${entries}`.execute(trx);
+  });
+  await sql`analyze access_log`.execute(db);
+  process.stdout.write(`\n  access log of ${entries.toLocaleString()} entries ready in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+async function personHistory(database: TestDatabase, gateway: TestGateway, token: string) {
+  const person = 'per-b-4242';
+  const history = sql`select seq, at, actor, purpose, fields from access_log
+    where subjects @> array[${person}]::text[] order by at desc, seq desc limit 50`;
+  const viaGateway = await measure('gateway accessLog(filter: {subjectId}, first: 50)', async () => {
+    const response = await gateway.request({
+      query: `query History($p: ID) { accessLog(filter: { subjectId: $p }, first: 50) { edges { node { id at actor purpose fields } } } }`,
+      variables: { p: person },
+      token,
+      purpose: 'security-audit',
+    });
+    if (response.status !== 200) throw new Error(`gateway answered ${response.status}`);
+  });
+  const indexed = await measure('plain SQL with the GIN index on subjects', () =>
+    withScope(database.owner.db, { kind: 'maintenance' }, (trx) => history.execute(trx)),
+  );
+  const unindexed = await measure(
+    'plain SQL, index scans off (an unindexed log)',
+    () =>
+      withScope(database.owner.db, { kind: 'maintenance' }, async (trx) => {
+        await sql`set local enable_bitmapscan = off`.execute(trx);
+        await sql`set local enable_indexscan = off`.execute(trx);
+        return history.execute(trx);
+      }),
+    Math.max(3, Math.min(10, Math.floor(iterations / 20))),
+  );
+  report(`One person's history: 50 newest of ${entries.toLocaleString()} log entries`, [indexed, viaGateway, unindexed]);
+}
+
+const database = await createTestDatabase(kind, { adminUrl, name: adminUrl ? `custodian_bench_${process.pid}` : undefined });
+try {
+  const keys = await createTestKeys();
+  const gateway = await startTestGateway({ database: database.app, auth: keys.auth });
+  try {
+    process.stdout.write(`Custodian benchmark on ${kind === 'postgres' ? 'PostgreSQL' : 'PGlite'}, ${iterations} iterations per peer\n`);
+    await dashboard(database, gateway, await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2h' }));
+    await loadAccessLog(database);
+    await personHistory(database, gateway, await keys.sign({ roles: ['security_reviewer'], ttl: '2h' }));
+  } finally {
+    await gateway.close();
+  }
+} finally {
+  await database.destroy();
+}
