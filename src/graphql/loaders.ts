@@ -17,37 +17,41 @@ function batchedOne<T>(load: (keys: readonly TenantKey[]) => Promise<T[]>, keyOf
   );
 }
 
-function batchedMany<T>(load: (keys: readonly TenantKey[]) => Promise<T[]>, parentOf: (row: T) => TenantKey[]) {
-  return new DataLoader<TenantKey, T[], string>(
+/** Rows grouped under every parent key they belong to. */
+function groupUnder<K, T>(rows: readonly T[], parentsOf: (row: T) => readonly K[], keyString: (key: K) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const row of rows) {
+    for (const parent of parentsOf(row)) {
+      const key = keyString(parent);
+      const group = groups.get(key);
+      if (group === undefined) groups.set(key, [row]);
+      else group.push(row);
+    }
+  }
+  return groups;
+}
+
+/** Children of many parents, one statement per kind per request. */
+function batchedMany<K, T>(
+  load: (keys: readonly K[]) => Promise<T[]>,
+  parentsOf: (row: T) => readonly K[],
+  keyString: (key: K) => string,
+) {
+  return new DataLoader<K, T[], string>(
     async (keys) => {
-      const rows = await load(keys);
-      const groups = new Map<string, T[]>();
-      for (const row of rows) {
-        for (const parent of parentOf(row)) {
-          const key = tenantKeyString(parent);
-          const group = groups.get(key);
-          if (group === undefined) groups.set(key, [row]);
-          else group.push(row);
-        }
-      }
-      return keys.map((key) => groups.get(tenantKeyString(key)) ?? []);
+      const groups = groupUnder(await load(keys), parentsOf, keyString);
+      return keys.map((key) => groups.get(keyString(key)) ?? []);
     },
-    { cacheKeyFn: tenantKeyString },
+    { cacheKeyFn: keyString },
   );
 }
 
-/** Children of people (devices, usage, support cases), one statement per kind per request. */
-function batchedByPerson<T extends { personId: string }>(load: (personIds: readonly string[]) => Promise<T[]>) {
-  return new DataLoader<string, T[]>(async (personIds) => {
-    const groups = new Map<string, T[]>();
-    for (const row of await load(personIds)) {
-      const group = groups.get(row.personId);
-      if (group === undefined) groups.set(row.personId, [row]);
-      else group.push(row);
-    }
-    return personIds.map((id) => groups.get(id) ?? []);
-  });
-}
+const byTenantKey = <T>(load: (keys: readonly TenantKey[]) => Promise<T[]>, parentsOf: (row: T) => readonly TenantKey[]) =>
+  batchedMany(load, parentsOf, tenantKeyString);
+
+/** Children of people (devices, usage, support cases). */
+const byPerson = <T extends { personId: string }>(load: (personIds: readonly string[]) => Promise<T[]>) =>
+  batchedMany(load, (row: T) => [row.personId], (id: string) => id);
 
 /**
  * The data a request may read, all through its one scoped transaction. Resolvers ask for rows
@@ -78,27 +82,27 @@ export class RequestLoaders {
     (row) => row,
   );
 
-  readonly ordersOfAttendee = batchedMany(
+  readonly ordersOfAttendee = byTenantKey(
     (keys) => this.run((db) => orders.ordersByAttendees(db, this.scope, keys)),
     (row) => [{ tenantId: row.tenantId, id: row.attendeeId }],
   );
 
-  readonly ticketsOfOrder = batchedMany(
+  readonly ticketsOfOrder = byTenantKey(
     (keys) => this.run((db) => orders.ticketsByOrders(db, this.scope, keys)),
     (row) => [{ tenantId: row.tenantId, id: row.orderId }],
   );
 
-  readonly devicesOfPerson = batchedByPerson((ids) => this.run((db) => people.devicesOfPeople(db, ids)));
+  readonly devicesOfPerson = byPerson((ids) => this.run((db) => people.devicesOfPeople(db, ids)));
 
-  readonly usageOfPerson = batchedByPerson((ids) => this.run((db) => people.usageOfPeople(db, ids)));
+  readonly usageOfPerson = byPerson((ids) => this.run((db) => people.usageOfPeople(db, ids)));
 
-  readonly supportCasesOfPerson = batchedByPerson((ids) => this.run((db) => people.supportCasesOfPeople(db, ids)));
+  readonly supportCasesOfPerson = byPerson((ids) => this.run((db) => people.supportCasesOfPeople(db, ids)));
 
-  readonly attendancesOfPerson = batchedByPerson(async (ids) =>
+  readonly attendancesOfPerson = byPerson(async (ids) =>
     (await this.run((db) => attendees.attendeesOfPeople(db, this.scope, ids, this.personReads))).map((row) => ({ ...row, personId: row.personId! })),
   );
 
-  readonly relationshipsOfAttendee = batchedMany(
+  readonly relationshipsOfAttendee = byTenantKey(
     (keys) => this.run((db) => orders.relationshipsByAttendees(db, this.scope, keys, this.personReads)),
     (row) => [
       { tenantId: row.tenantId, id: row.fromAttendeeId },

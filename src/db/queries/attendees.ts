@@ -3,6 +3,7 @@ import type { DataScope } from '../request-scope.js';
 import type { Database } from '../tables.js';
 import type { ConsentRule } from '../../policy/policy.js';
 import { leftOutOfLists, personColumns, type PersonFields } from './person-columns.js';
+import { afterAttendee, attendsEvent } from './attendee-filters.js';
 import { keyIn, scopedToTenant, type TenantKey } from './tenant-key.js';
 
 /** An attendee with the person's fields as this tenant may know them (null where not held). */
@@ -44,23 +45,8 @@ export async function listAttendees(
 ): Promise<AttendeeRow[]> {
   // Objecting, or not consenting for the purpose, leaves a person out of list reads entirely.
   let query = selectAttendees(db, scope, options).where(sql<boolean>`not ${leftOutOfLists(options.rules)}`);
-  const event = page.event;
-  if (event !== undefined) {
-    query = query.where('a.tenant_id', '=', event.tenantId).where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('orders as o')
-          .select(eb.lit(1).as('one'))
-          .whereRef('o.tenant_id', '=', 'a.tenant_id')
-          .whereRef('o.attendee_id', '=', 'a.id')
-          .where('o.event_id', '=', event.id),
-      ),
-    );
-  }
-  if (page.after !== undefined) {
-    const [tenantId, id] = page.after;
-    query = query.where((eb) => eb(eb.refTuple('a.tenant_id', 'a.id'), '>', eb.tuple(tenantId, id)));
-  }
+  if (page.event !== undefined) query = query.where(attendsEvent(page.event));
+  if (page.after !== undefined) query = query.where(afterAttendee(page.after));
   return query.orderBy('a.tenant_id').orderBy('a.id').limit(page.limit).execute();
 }
 

@@ -3,6 +3,7 @@ import type { DataScope } from '../request-scope.js';
 import type { Database } from '../tables.js';
 import type { PersonReadOptions } from './attendees.js';
 import { leftOutOfAggregates, maskedFor } from './person-columns.js';
+import { afterAttendee, attendsEvent } from './attendee-filters.js';
 import { scopedToTenant, type TenantKey } from './tenant-key.js';
 
 export interface MarketingMemberRow {
@@ -37,23 +38,8 @@ export async function marketingAudience(
     .where(scopedToTenant(scope, 'a.tenant_id'))
     .where('p.email', 'is not', null)
     .where(sql<boolean>`not ${maskedFor(options.rules, 'email')}`);
-  const event = page.event;
-  if (event !== undefined) {
-    query = query.where('a.tenant_id', '=', event.tenantId).where((eb) =>
-      eb.exists(
-        eb
-          .selectFrom('orders as o')
-          .select(eb.lit(1).as('one'))
-          .whereRef('o.tenant_id', '=', 'a.tenant_id')
-          .whereRef('o.attendee_id', '=', 'a.id')
-          .where('o.event_id', '=', event.id),
-      ),
-    );
-  }
-  if (page.after !== undefined) {
-    const [tenantId, id] = page.after;
-    query = query.where((eb) => eb(eb.refTuple('a.tenant_id', 'a.id'), '>', eb.tuple(tenantId, id)));
-  }
+  if (page.event !== undefined) query = query.where(attendsEvent(page.event));
+  if (page.after !== undefined) query = query.where(afterAttendee(page.after));
   return query.orderBy('a.tenant_id').orderBy('a.id').limit(page.limit).execute();
 }
 
@@ -90,12 +76,7 @@ export async function audienceCounts(
     where ${scopedToTenant(scope, 'a.tenant_id')}
       and not ${leftOutOfAggregates(options.rules, dimension !== 'TICKET_TYPE')}
       and ${value} is not null
-      ${
-        event === undefined
-          ? sql``
-          : sql`and a.tenant_id = ${event.tenantId} and exists (select 1 from orders eo
-              where eo.tenant_id = a.tenant_id and eo.attendee_id = a.id and eo.event_id = ${event.id})`
-      }
+      ${event === undefined ? sql`` : sql`and ${attendsEvent(event)}`}
     group by 1
     order by 1`.execute(db);
   return rows.rows.map((row) => ({ value: row.value, people: Number(row.people) }));
