@@ -38,8 +38,17 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     primary key (at, seq)
   ) partition by range (at)`.execute(db);
   await sql`create index access_log_by_seq on access_log (seq)`.execute(db);
-  // A person's history: the subjects array, then time.
   await sql`create index access_log_by_subject on access_log using gin (subjects)`.execute(db);
+
+  // A person's history, newest first, as an index the planner may use under RLS: text equality is
+  // leakproof where array containment is not, so a person's entries are found through this btree
+  // even behind the review policies. Filled by the chain trigger, append-only like the log.
+  await sql`create table access_log_subjects (
+    person_id text not null,
+    at timestamptz not null,
+    seq bigint not null,
+    primary key (person_id, at, seq)
+  ) partition by range (at)`.execute(db);
   await sql`create index access_log_by_actor on access_log (actor, at)`.execute(db);
   await sql`create index access_log_by_token on access_log (token_id, at) where token_id is not null`.execute(db);
   await sql`create index access_log_by_tenant on access_log (tenant_id, at)`.execute(db);
@@ -60,6 +69,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       new.prev_hash := head.hash;
       new.hash := encode(sha256(convert_to(head.hash || ':' || new.seq::text || ':' || new.content_hash, 'UTF8')), 'hex');
       update access_log_head set seq = new.seq, hash = new.hash where only_row;
+      insert into access_log_subjects (person_id, at, seq) select distinct unnest(new.subjects), new.at, new.seq;
       return new;
     end $$`.execute(db);
   await sql`create function custodian_access_log_append_only() returns trigger language plpgsql as $$
@@ -72,25 +82,33 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     for each row execute function custodian_access_log_append_only()`.execute(db);
   await sql`create trigger access_log_head_append_only before delete or truncate on access_log_head
     for each statement execute function custodian_access_log_append_only()`.execute(db);
+  await sql`create trigger access_log_subjects_append_only before update or delete on access_log_subjects
+    for each row execute function custodian_access_log_append_only()`.execute(db);
 
   // Monthly partitions, each with its own TRUNCATE guard (statement triggers are not inherited).
   await sql`create function custodian_access_log_partition(month date) returns void language plpgsql as $$
-    declare name text := 'access_log_' || to_char(month, 'YYYY_MM');
+    declare
+      suffix text := to_char(month, 'YYYY_MM');
+      parent text;
     begin
-      execute format('create table if not exists %I partition of access_log for values from (%L) to (%L)',
-        name, month, (month + interval '1 month')::date);
-      execute format('drop trigger if exists access_log_no_truncate on %I', name);
-      execute format('create trigger access_log_no_truncate before truncate on %I
-        for each statement execute function custodian_access_log_append_only()', name);
+      foreach parent in array array['access_log', 'access_log_subjects'] loop
+        execute format('create table if not exists %I partition of %I for values from (%L) to (%L)',
+          parent || '_' || suffix, parent, month, (month + interval '1 month')::date);
+        execute format('drop trigger if exists access_log_no_truncate on %I', parent || '_' || suffix);
+        execute format('create trigger access_log_no_truncate before truncate on %I
+          for each statement execute function custodian_access_log_append_only()', parent || '_' || suffix);
+      end loop;
     end $$`.execute(db);
   // This month and the next two; `npm run migrate` keeps a year ahead (ensureAccessLogPartitions).
   await sql`select custodian_access_log_partition(m::date)
     from generate_series(date_trunc('month', now()), date_trunc('month', now()) + interval '2 months', interval '1 month') as m`.execute(db);
-  await sql`create table access_log_default partition of access_log default`.execute(db);
-  await sql`create trigger access_log_no_truncate before truncate on access_log_default
-    for each statement execute function custodian_access_log_append_only()`.execute(db);
-  await sql`create trigger access_log_no_truncate before truncate on access_log
-    for each statement execute function custodian_access_log_append_only()`.execute(db);
+  for (const parent of ['access_log', 'access_log_subjects']) {
+    await sql`create table ${sql.table(`${parent}_default`)} partition of ${sql.table(parent)} default`.execute(db);
+    for (const table of [`${parent}_default`, parent]) {
+      await sql`create trigger access_log_no_truncate before truncate on ${sql.table(table)}
+        for each statement execute function custodian_access_log_append_only()`.execute(db);
+    }
+  }
 
   // Review reads: security staff and privacy officers on the platform scope, a person their own history.
   await sql`alter table access_log enable row level security`.execute(db);
@@ -105,5 +123,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create policy access_log_owner_maintenance on access_log to ${sql.id(owner)}
     using (custodian_scope() = 'maintenance') with check (custodian_scope() = 'maintenance')`.execute(db);
 
+  await sql`alter table access_log_subjects enable row level security`.execute(db);
+  await sql`alter table access_log_subjects force row level security`.execute(db);
+  await sql`create policy access_log_subjects_review on access_log_subjects for select using (custodian_scope() = 'platform'
+    and current_setting('app.purpose', true) in ('security-audit', 'legal-compliance'))`.execute(db);
+  await sql`create policy access_log_subjects_own_history on access_log_subjects for select using (custodian_scope() = 'person'
+    and person_id = custodian_person())`.execute(db);
+  await sql`create policy access_log_subjects_owner_maintenance on access_log_subjects to ${sql.id(owner)}
+    using (custodian_scope() = 'maintenance') with check (custodian_scope() = 'maintenance')`.execute(db);
+
   await sql`grant insert, select on access_log to custodian_app`.execute(db);
+  await sql`grant select on access_log_subjects to custodian_app`.execute(db);
 }

@@ -141,7 +141,8 @@ describe.each(DATABASE_KINDS)('data-subject requests over HTTP (%s)', (kind) => 
   }
   // The access log is left out: once reads are logged, a refused request appends to it by design.
   async function snapshot(): Promise<Record<string, string[]>> {
-    const tables = (await publicTables()).filter((t) => t !== 'access_log');
+    // The access log (its partitions, subject index and chain head) grows with every request by design.
+    const tables = (await publicTables()).filter((t) => !t.startsWith('access_log'));
     return Object.fromEntries(await Promise.all(tables.map(async (t) => [t, await rowsOf(t)] as const)));
   }
 

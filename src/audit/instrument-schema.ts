@@ -9,14 +9,18 @@ const isPromiseLike = (value: unknown): value is PromiseLike<unknown> =>
   typeof (value as { then?: unknown } | null)?.then === 'function';
 
 /**
- * Every field of every personal type (`extensions.personal`) reports what it returned to the
- * request's access trail, so the access log sees every personal read however the operation was
- * written (aliases, fragments, nesting). Done once on the schema, not in each resolver.
+ * Every field of every personal type (`extensions.personal`), and every field marked personal on
+ * its own (a root field whose answer is about people, even when it returns no person), reports
+ * what it returned to the request's access trail, so the access log sees every personal read
+ * however the operation was written (aliases, fragments, nesting). Done once on the schema, not
+ * in each resolver.
  */
 export function instrumentPersonalReads(schema: GraphQLSchema): GraphQLSchema {
   for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) || type.extensions?.['personal'] !== true) continue;
+    if (!isObjectType(type)) continue;
+    const personalType = type.extensions?.['personal'] === true;
     for (const field of Object.values(type.getFields())) {
+      if (!personalType && field.extensions?.['personal'] !== true) continue;
       const resolve: GraphQLFieldResolver<unknown, TrailContext> = field.resolve ?? defaultFieldResolver;
       field.resolve = (source, args, context, info) => {
         const value = resolve(source, args, context, info);

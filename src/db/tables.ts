@@ -147,6 +147,7 @@ export interface Database {
   usage_events: UsageEventsTable;
   support_cases: SupportCasesTable;
   access_log: AccessLogTable;
+  access_log_subjects: AccessLogSubjectsTable;
   data_subject_requests: DataSubjectRequestsTable;
 }
 
@@ -155,6 +156,12 @@ export const TENANT_TABLES = ['events', 'attendees', 'orders', 'tickets', 'relat
 
 /** Tables about one person, shared across tenants: a tenant sees a person's rows only through an attendee. */
 export const PERSON_TABLES = ['people', 'consents', 'enrichments', 'devices', 'usage_events', 'support_cases'] as const;
+
+export interface AccessLogSubjectsTable {
+  person_id: string;
+  at: Timestamp;
+  seq: string;
+}
 
 export interface DataSubjectRequestsTable {
   id: Generated<string>;

@@ -38,25 +38,25 @@ function selectEntries(db: Kysely<Database>) {
   return db
     .selectFrom('access_log')
     .select([
-      sql<string>`seq::text`.as('seq'),
-      'at',
-      'actor',
-      'role',
-      'tenant_id as tenantId',
-      'purpose',
-      'operation_name as operationName',
-      'request_id as requestId',
-      'token_id as tokenId',
-      'client_address as clientAddress',
-      'subjects',
-      'fields',
-      'masked',
-      'exposure',
-      'outcome',
-      'error_code as errorCode',
-      'content_hash as contentHash',
-      'prev_hash as prevHash',
-      'hash',
+      sql<string>`access_log.seq::text`.as('seq'),
+      'access_log.at as at',
+      'access_log.actor as actor',
+      'access_log.role as role',
+      'access_log.tenant_id as tenantId',
+      'access_log.purpose as purpose',
+      'access_log.operation_name as operationName',
+      'access_log.request_id as requestId',
+      'access_log.token_id as tokenId',
+      'access_log.client_address as clientAddress',
+      'access_log.subjects as subjects',
+      'access_log.fields as fields',
+      'access_log.masked as masked',
+      'access_log.exposure as exposure',
+      'access_log.outcome as outcome',
+      'access_log.error_code as errorCode',
+      'access_log.content_hash as contentHash',
+      'access_log.prev_hash as prevHash',
+      'access_log.hash as hash',
     ])
     .$castTo<AccessLogRow>();
 }
@@ -74,39 +74,51 @@ export interface AccessLogFilter {
 
 function filtered(db: Kysely<Database>, filter: AccessLogFilter) {
   let query = selectEntries(db);
-  if (filter.subjectId !== undefined) query = query.where(sql<boolean>`subjects @> array[${filter.subjectId}]::text[]`);
-  if (filter.actor !== undefined) query = query.where('actor', '=', filter.actor);
-  if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId);
-  if (filter.purpose !== undefined) query = query.where('purpose', '=', filter.purpose);
-  if (filter.tokenId !== undefined) query = query.where('token_id', '=', filter.tokenId);
-  if (filter.from !== undefined) query = query.where('at', '>=', filter.from);
-  if (filter.to !== undefined) query = query.where('at', '<', filter.to);
-  if (filter.outcome !== undefined) query = query.where('outcome', '=', filter.outcome);
+  if (filter.subjectId !== undefined) query = query.where(sql<boolean>`access_log.subjects @> array[${filter.subjectId}]::text[]`);
+  if (filter.actor !== undefined) query = query.where('access_log.actor', '=', filter.actor);
+  if (filter.tenantId !== undefined) query = query.where('access_log.tenant_id', '=', filter.tenantId);
+  if (filter.purpose !== undefined) query = query.where('access_log.purpose', '=', filter.purpose);
+  if (filter.tokenId !== undefined) query = query.where('access_log.token_id', '=', filter.tokenId);
+  if (filter.from !== undefined) query = query.where('access_log.at', '>=', filter.from);
+  if (filter.to !== undefined) query = query.where('access_log.at', '<', filter.to);
+  if (filter.outcome !== undefined) query = query.where('access_log.outcome', '=', filter.outcome);
   return query;
 }
 
-/** Newest first; the cursor is (at, seq). RLS decides who may read which entries. */
+/**
+ * Newest first; the cursor is (at, seq). RLS decides who may read which entries.
+ *
+ * A person's history goes through access_log_subjects (person, at, seq): a btree on a leakproof
+ * equality, which the planner may use behind the review policies, newest first without a sort.
+ * Array containment on access_log.subjects cannot be pushed under RLS and would scan every
+ * partition.
+ */
 export async function listAccessLog(
   db: Kysely<Database>,
   filter: AccessLogFilter,
   page: { limit: number; before: readonly [at: string, seq: string] | undefined },
 ): Promise<AccessLogRow[]> {
-  let query = filtered(db, filter);
-  if (page.before !== undefined) {
-    const [at, seq] = page.before;
-    query = query.where(sql<boolean>`(at, seq) < (${new Date(at)}::timestamptz, ${seq}::bigint)`);
+  const position = (at: string, seq: string) => sql<boolean>`(${sql.ref(at)}, ${sql.ref(seq)}) < (${new Date(page.before![0])}::timestamptz, ${page.before![1]}::bigint)`;
+  if (filter.subjectId !== undefined) {
+    let query = filtered(db, { ...filter, subjectId: undefined })
+      .innerJoin('access_log_subjects as s', (join) => join.onRef('s.at', '=', 'access_log.at').onRef('s.seq', '=', 'access_log.seq'))
+      .where('s.person_id', '=', filter.subjectId);
+    if (page.before !== undefined) query = query.where(position('s.at', 's.seq'));
+    return query.orderBy('s.at', 'desc').orderBy('s.seq', 'desc').limit(page.limit).execute();
   }
-  return query.orderBy('at', 'desc').orderBy('seq', 'desc').limit(page.limit).execute();
+  let query = filtered(db, filter);
+  if (page.before !== undefined) query = query.where(position('access_log.at', 'access_log.seq'));
+  return query.orderBy('access_log.at', 'desc').orderBy('access_log.seq', 'desc').limit(page.limit).execute();
 }
 
 /** Every entry matching the filter (breach scoping over a bounded window). */
 export async function allAccessLog(db: Kysely<Database>, filter: AccessLogFilter): Promise<AccessLogRow[]> {
-  return filtered(db, filter).orderBy('seq').execute();
+  return filtered(db, filter).orderBy('access_log.seq').execute();
 }
 
 /** The chain in order, a page at a time (for verification, as the owner). */
 export async function chainPage(db: Kysely<Database>, afterSeq: string, limit: number): Promise<AccessLogRow[]> {
-  return selectEntries(db).where(sql<boolean>`seq > ${afterSeq}::bigint`).orderBy('seq').limit(limit).execute();
+  return selectEntries(db).where(sql<boolean>`access_log.seq > ${afterSeq}::bigint`).orderBy('access_log.seq').limit(limit).execute();
 }
 
 export async function chainHead(db: Kysely<Database>): Promise<{ seq: string; hash: string }> {

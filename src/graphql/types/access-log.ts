@@ -86,6 +86,8 @@ const isLogCursor = ([at, seq]: readonly string[]) => isIssuedInstant(at!) && /^
 builder.queryField('accessLog', (t) =>
   t.field({
     type: AccessLogConnection,
+    // Reading the log is itself a read to log, even when it finds nothing.
+    extensions: personal,
     description: 'The access log, newest first. Privacy officers read one person at a time (filter.subjectId).',
     args: { filter: t.arg({ type: AccessLogFilterInput }), first: t.arg.int(), after: t.arg.string() },
     resolve: async (_root, args, { caller, data }) => {
@@ -110,7 +112,13 @@ builder.objectField(DataSubjectRef, 'accessHistory', (t) =>
       const limit = pageSize(args.first);
       const before = decodeCursor(args.after, 2, isLogCursor) as [string, string] | undefined;
       const rows = await data.run((db) => listAccessLog(db, { subjectId: person.personId }, { limit: limit + 1, before }));
-      return toConnection(rows, limit, cursorOf);
+      // A person's history names only them: who else was read in the same request is not theirs to know.
+      const own = rows.map((row) => ({
+        ...row,
+        subjects: [person.personId],
+        exposure: { [person.personId]: row.exposure[person.personId] ?? [] },
+      }));
+      return toConnection(own, limit, cursorOf);
     },
   }),
 );
@@ -146,6 +154,7 @@ const BreachScopeRef = builder.objectRef<{ entries: number; people: BreachPerson
 builder.queryField('breachScope', (t) =>
   t.field({
     type: BreachScopeRef,
+    extensions: personal,
     description: 'The people and data categories an actor (sub) or a token (jti) read unmasked between from and to.',
     args: {
       actor: t.arg.string(),
