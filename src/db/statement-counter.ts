@@ -1,6 +1,7 @@
 import type { LogEvent } from 'kysely';
 
-const ACCESS_LOG_WRITE = /^insert into "access_log"/;
+/** The entry itself, and the bookkeeping of an entry written on its own (tagged in use-access-log). */
+const ACCESS_LOG_WRITE = /^(insert into "access_log"|\/\* access-log \*\/)/;
 
 /**
  * Counts the SQL statements Kysely sends, so tests can prove that a refused operation reads

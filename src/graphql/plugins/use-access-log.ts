@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ExecutionArgs, ExecutionResult, GraphQLError } from 'graphql';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Plugin } from 'graphql-yoga';
 import { AccessTrail } from '../../audit/access-trail.js';
 import type { AccessLogContent } from '../../audit/entry-hash.js';
 import { appendAccessLog } from '../../db/queries/access-log.js';
+import { APP_ROLE } from '../../db/request-scope.js';
 import type { Database } from '../../db/tables.js';
 import { AuditUnavailableError, FieldNotPermittedError, PurposeNotPermittedError, PurposeRequiredError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -57,12 +58,24 @@ export interface AccessLogOptions {
  */
 export function useAccessLog(options: AccessLogOptions): Plugin<{ trail: AccessTrail }> {
   /**
-   * Writes an entry on its own, as one statement (refusals, and reads whose own transaction could
-   * not take it): nothing else is read or written with it.
+   * Writes an entry on its own (refusals, and reads whose own transaction could not take it), as
+   * custodian_app like every other write (on the embedded database the connection itself is the
+   * owner), in a transaction of its own; nothing else is read or written with it. Its bookkeeping
+   * statements are tagged so the statement counter does not take them for reads.
    */
   const appendAlone = async (content: AccessLogContent): Promise<boolean> => {
     try {
-      await appendAccessLog(options.db, content);
+      await options.db.connection().execute(async (connection) => {
+        await sql`/* access-log */ begin`.execute(connection);
+        try {
+          await sql`/* access-log */ select set_config('role', ${APP_ROLE}, true)`.execute(connection);
+          await appendAccessLog(connection, content);
+          await sql`/* access-log */ commit`.execute(connection);
+        } catch (error) {
+          await sql`/* access-log */ rollback`.execute(connection).catch(() => undefined);
+          throw error;
+        }
+      });
       return true;
     } catch (error) {
       options.logger.error('access_log.write_failed', error, { requestId: content.requestId });
