@@ -1,3 +1,4 @@
+import type { PersonFields } from '../../db/queries/person-columns.js';
 import { builder, personal } from '../builder.js';
 
 export interface ConsentValue {
@@ -23,3 +24,17 @@ export const ConsentStateRef = builder.objectRef<ConsentValue>('ConsentState').i
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
   }),
 });
+
+/** A person's consent state from their row; null when it is not there (masked, or no consent row). */
+export function consentValueOf(row: PersonFields): ConsentValue | null {
+  if (row.consentMarketing === null) return null;
+  return {
+    personId: row.personId,
+    marketing: row.consentMarketing,
+    enrichment: row.consentEnrichment ?? false,
+    doNotSell: row.consentDoNotSell ?? false,
+    restricted: row.consentRestricted ?? false,
+    objection: row.consentObjection ?? false,
+    updatedAt: row.consentUpdatedAt ?? new Date(0),
+  };
+}

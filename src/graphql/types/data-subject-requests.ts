@@ -10,7 +10,7 @@ import { builder, personal } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { decodeCursor, isIssuedInstant, isLookupableId, pageSize, toConnection } from '../pagination.js';
 import { connectionOf } from './connection.js';
-import { ConsentStateRef, type ConsentValue } from './consent-state.js';
+import { ConsentStateRef, consentValueOf, type ConsentValue } from './consent-state.js';
 import { DataSubjectRef } from './data-subject.js';
 
 const RequestKindEnum = builder.enumType('DataSubjectRequestKind', { values: REQUEST_KINDS });
@@ -44,16 +44,9 @@ const requester = (caller: Caller) => ({ subject: caller.subject, role: caller.r
 
 async function consentOf(context: GraphQLContext, personId: string): Promise<ConsentValue> {
   const person = await context.data.run((db) => findPerson(db, personId, context.data.personReads));
-  if (person === undefined || person.consentMarketing === null) throw new NotFoundError('Person');
-  return {
-    personId: person.personId,
-    marketing: person.consentMarketing,
-    enrichment: person.consentEnrichment ?? false,
-    doNotSell: person.consentDoNotSell ?? false,
-    restricted: person.consentRestricted ?? false,
-    objection: person.consentObjection ?? false,
-    updatedAt: person.consentUpdatedAt ?? new Date(0),
-  };
+  const consent = person === undefined ? null : consentValueOf(person);
+  if (consent === null) throw new NotFoundError('Person');
+  return consent;
 }
 
 const ConsentInput = builder.inputType('ConsentInput', {

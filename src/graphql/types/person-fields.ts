@@ -4,7 +4,7 @@ import { builder, type GatewaySchemaTypes } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { reveal } from '../reveal.js';
 import { AddressRef } from './address.js';
-import { ConsentStateRef } from './consent-state.js';
+import { ConsentStateRef, consentValueOf } from './consent-state.js';
 import { MaskedFieldRef, type MaskedFieldValue } from './masked-field.js';
 import { DeviceRef, SupportCaseRef, UsageEventRef } from './person-details.js';
 
@@ -58,18 +58,7 @@ export function personFields<Row extends PersonFields>(
     consent: t.field({
       type: ConsentStateRef,
       nullable: true,
-      resolve: (row) =>
-        row.consentMarketing === null
-          ? null
-          : {
-              personId: row.personId,
-              marketing: row.consentMarketing,
-              enrichment: row.consentEnrichment ?? false,
-              doNotSell: row.consentDoNotSell ?? false,
-              restricted: row.consentRestricted ?? false,
-              objection: row.consentObjection ?? false,
-              updatedAt: row.consentUpdatedAt ?? new Date(0),
-            },
+      resolve: (row) => consentValueOf(row),
     }),
     devices: t.field({
       type: [DeviceRef],
