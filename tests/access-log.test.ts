@@ -1,14 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql, type RawBuilder } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTokenVerifier } from '../src/auth/token-verifier.js';
 import { withScope } from '../src/db/request-scope.js';
 import { createLogger } from '../src/logger.js';
 import { loadPolicyFile } from '../src/policy/policy.js';
 import { createGateway, listen } from '../src/server.js';
-import { createTestDatabase, DATABASE_KINDS, demoData, type TestDatabase } from './support/test-database.js';
-import { POLICY_FILE, startTestGateway, type GraphQLResponse, type TestGateway } from './support/test-gateway.js';
-import { createTestKeys, type TestKeys, type TokenClaimsInput } from './support/test-keys.js';
+import { DATABASE_KINDS, demoData } from './support/test-database.js';
+import { type GraphQLResponse, POLICY_FILE, gatewayFixture } from './support/test-gateway.js';
+import { type TokenClaimsInput } from './support/test-keys.js';
 
 const TENANT = 'northwind-live';
 
@@ -66,25 +66,13 @@ const LOG_NODE = 'id at actor role tenant purpose tokenId subjects fields outcom
 const sorted = (values: readonly string[]) => [...values].sort();
 
 describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
-  let database: TestDatabase;
-  let keys: TestKeys;
-  let gateway: TestGateway;
+  const fixture = gatewayFixture(kind);
   let requests = 0;
   let tokens = 0;
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    keys = await createTestKeys();
-    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.destroy();
-  });
-
   // RLS on access_log is forced, so even the owner reads it only in the maintenance scope.
   const ownerLog = (where: RawBuilder<boolean>): Promise<LogRow[]> =>
-    withScope(database.owner.db, { kind: 'maintenance' }, (trx) =>
+    withScope(fixture.database.owner.db, { kind: 'maintenance' }, (trx) =>
       trx
         .selectFrom('access_log')
         .select([
@@ -111,7 +99,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
     );
 
   const headSeq = async (): Promise<string> =>
-    withScope(database.owner.db, { kind: 'maintenance' }, async (trx) => {
+    withScope(fixture.database.owner.db, { kind: 'maintenance' }, async (trx) => {
       const row = await sql<{ seq: string }>`select coalesce(max(seq), 0)::text as seq from access_log`.execute(trx);
       return row.rows[0]!.seq;
     });
@@ -119,7 +107,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
   async function caller(claims: Partial<TokenClaimsInput> & { roles: string[] }): Promise<Caller> {
     tokens += 1;
     const full: TokenClaimsInput = { sub: `${claims.roles[0]}-${kind}-${tokens}`, jti: `jti-${kind}-${tokens}`, ...claims };
-    return { token: await keys.sign(full), sub: full.sub!, jti: full.jti!, claims: full };
+    return { token: await fixture.keys.sign(full), sub: full.sub!, jti: full.jti!, claims: full };
   }
 
   /** One request over HTTP, with the log entries it added (read by seq, as the owner). */
@@ -135,7 +123,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
     const requestId = `test-${requests}`;
     const before = await headSeq();
     const token = options.token ?? options.as?.token;
-    const response = await fetch(gateway.url, {
+    const response = await fetch(fixture.gateway.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -164,7 +152,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
   }
 
   async function attendeeRows(tenant: string) {
-    return database.owner.db
+    return fixture.database.owner.db
       .selectFrom('attendees')
       .innerJoin('people', 'people.id', 'attendees.person_id')
       .innerJoin('consents', 'consents.person_id', 'attendees.person_id')
@@ -177,7 +165,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
 
   async function personOfAttendees(tenant: string, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
-    const rows = await database.owner.db
+    const rows = await fixture.database.owner.db
       .selectFrom('attendees')
       .select('person_id')
       .where('tenant_id', '=', tenant)
@@ -188,7 +176,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
 
   /** An unrestricted attendee of the tenant who holds an order with tickets. */
   async function attendeeWithOrders(tenant: string, skip = 0): Promise<{ id: string; personId: string }> {
-    const rows = await database.owner.db
+    const rows = await fixture.database.owner.db
       .selectFrom('attendees')
       .innerJoin('consents', 'consents.person_id', 'attendees.person_id')
       .innerJoin('people', 'people.id', 'attendees.person_id')
@@ -388,7 +376,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
     it('setConsent and a data-subject export each add one entry about that person', async () => {
       const officer = await caller({ roles: ['privacy_officer'] });
       const person = (await attendeeWithOrders('harbor-jazz')).personId;
-      const consent = await database.owner.db.selectFrom('consents').select('marketing').where('person_id', '=', person).executeTakeFirstOrThrow();
+      const consent = await fixture.database.owner.db.selectFrom('consents').select('marketing').where('person_id', '=', person).executeTakeFirstOrThrow();
       const mutation = await send({
         query: 'mutation Consent($p: ID!, $m: Boolean!) { setConsent(personId: $p, input: { marketing: $m }) { marketing } }',
         variables: { p: person, m: consent.marketing },
@@ -668,9 +656,9 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
     const lines: string[] = [];
     const logged = await listen(
       createGateway({
-        database: database.app,
+        database: fixture.database.app,
         policy: loadPolicyFile(POLICY_FILE),
-        verifier: await createTokenVerifier(keys.auth),
+        verifier: await createTokenVerifier(fixture.keys.auth),
         production: false,
         logger: createLogger((line) => lines.push(line)),
       }),
@@ -679,7 +667,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
     );
     const admin = await caller({ roles: ['organizer_admin'], tenant: TENANT });
     const target = await attendeeWithOrders(TENANT);
-    await sql`revoke select on tickets from custodian_app`.execute(database.owner.db);
+    await sql`revoke select on tickets from custodian_app`.execute(fixture.database.owner.db);
     let body: GraphQLResponse['body'];
     try {
       const response = await fetch(logged.url, {
@@ -689,7 +677,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
       });
       body = (await response.json()) as GraphQLResponse['body'];
     } finally {
-      await sql`grant select on tickets to custodian_app`.execute(database.owner.db);
+      await sql`grant select on tickets to custodian_app`.execute(fixture.database.owner.db);
       await logged.close();
     }
     expect(body.errors?.length).toBeGreaterThan(0);

@@ -1,7 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './support/test-database.js';
-import { createTestKeys, type TestKeys } from './support/test-keys.js';
-import { startTestGateway, type TestGateway } from './support/test-gateway.js';
+import { describe, expect, it } from 'vitest';
+import { DATABASE_KINDS } from './support/test-database.js';
+import { gatewayFixture } from './support/test-gateway.js';
 
 const ME = `{ me { id name email phone residency attendances { tenant orders { id tickets { id } } relationships { kind attendee { id name } } } devices { ip } supportCases { id } usage { page } } }`;
 
@@ -16,28 +15,17 @@ interface Me {
 }
 
 describe.each(DATABASE_KINDS)('a data subject reads only their own data (%s)', (kind) => {
-  let database: TestDatabase;
-  let keys: TestKeys;
-  let gateway: TestGateway;
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    keys = await createTestKeys();
-    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.destroy();
-  });
+  const fixture = gatewayFixture(kind);
 
   const asPerson = async (personId: string, query: string) =>
-    gateway.request<{ me: Me | null; dataSubject?: Me | null; attendees?: { edges: { node: { id: string } }[] } }>({
+    fixture.gateway.request<{ me: Me | null; dataSubject?: Me | null; attendees?: { edges: { node: { id: string } }[] } }>({
       query,
-      token: await keys.sign({ roles: ['data_subject'], sub: personId }),
+      token: await fixture.keys.sign({ roles: ['data_subject'], sub: personId }),
       purpose: 'self-service',
     });
 
   async function ownerView(personId: string) {
-    const db = database.owner.db;
+    const db = fixture.database.owner.db;
     const attendees = await db.selectFrom('attendees').select(['tenant_id', 'id']).where('person_id', '=', personId).execute();
     const orders = await db
       .selectFrom('orders')
@@ -88,8 +76,8 @@ describe.each(DATABASE_KINDS)('a data subject reads only their own data (%s)', (
   });
 
   it('lets a privacy officer read any person through dataSubject, and says NOT_FOUND for unknown ids', async () => {
-    const token = await keys.sign({ roles: ['privacy_officer'] });
-    const found = await gateway.request<{ dataSubject: { id: string; name: string; attendances: { tenant: string }[] } }>({
+    const token = await fixture.keys.sign({ roles: ['privacy_officer'] });
+    const found = await fixture.gateway.request<{ dataSubject: { id: string; name: string; attendances: { tenant: string }[] } }>({
       query: '{ dataSubject(personId: "per-1-0002") { id name attendances { tenant } } }',
       token,
       purpose: 'legal-compliance',
@@ -97,14 +85,14 @@ describe.each(DATABASE_KINDS)('a data subject reads only their own data (%s)', (
     expect(found.body.data!.dataSubject.name).toBe('Gustav Petrov');
     const expected = await ownerView('per-1-0002');
     expect(found.body.data!.dataSubject.attendances.map((a) => a.tenant).sort()).toEqual(expected.attendees.map((a) => a.tenant_id).sort());
-    const missing = await gateway.request({ query: '{ dataSubject(personId: "per-nope") { id } }', token, purpose: 'legal-compliance' });
+    const missing = await fixture.gateway.request({ query: '{ dataSubject(personId: "per-nope") { id } }', token, purpose: 'legal-compliance' });
     expect(missing.body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 
   it('refuses dataSubject to purposes other than legal-compliance and self-service', async () => {
-    const response = await gateway.request({
+    const response = await fixture.gateway.request({
       query: '{ dataSubject(personId: "per-1-0002") { name } }',
-      token: await keys.sign({ roles: ['support_agent'] }),
+      token: await fixture.keys.sign({ roles: ['support_agent'] }),
       purpose: 'customer-support',
     });
     expect(response.status).toBe(403);

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { importData } from '../src/privacy/import/import-data.js';
-import { createTestDatabase, DATABASE_KINDS, demoData, type TestDatabase } from './support/test-database.js';
-import { createTestKeys, type TestKeys } from './support/test-keys.js';
-import { startTestGateway, type GraphQLResponse, type TestGateway } from './support/test-gateway.js';
+import { DATABASE_KINDS, demoData } from './support/test-database.js';
+import { gatewayFixture, type GraphQLResponse } from './support/test-gateway.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -91,23 +90,11 @@ const MUTATIONS = {
 } as const;
 
 describe.each(DATABASE_KINDS)('data-subject requests over HTTP (%s)', (kind) => {
-  let database: TestDatabase;
-  let keys: TestKeys;
-  let gateway: TestGateway;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    keys = await createTestKeys();
-    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.destroy();
-  });
+  const fixture = gatewayFixture(kind);
 
   async function call<T = Record<string, unknown>>(caller: Caller, query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<T>> {
-    const token = await keys.sign({ roles: caller.roles, sub: caller.sub, tenant: caller.tenant, purposes: [caller.purpose] });
-    return gateway.request<T>({ query, variables, token, purpose: caller.purpose });
+    const token = await fixture.keys.sign({ roles: caller.roles, sub: caller.sub, tenant: caller.tenant, purposes: [caller.purpose] });
+    return fixture.gateway.request<T>({ query, variables, token, purpose: caller.purpose });
   }
   /** A read that must succeed: a refused probe would otherwise "find nothing" for the wrong reason. */
   async function read<T = Record<string, unknown>>(caller: Caller, query: string, variables?: Record<string, unknown>): Promise<T> {
@@ -117,7 +104,7 @@ describe.each(DATABASE_KINDS)('data-subject requests over HTTP (%s)', (kind) => 
   }
   const codeOf = (response: GraphQLResponse<unknown>) => response.body.errors?.[0]?.extensions?.code;
 
-  const owner = () => database.owner.db;
+  const owner = () => fixture.database.owner.db;
 
   async function publicTables(): Promise<string[]> {
     const rows = await sql<{ name: string }>`select table_name as name from information_schema.tables
@@ -358,7 +345,7 @@ describe.each(DATABASE_KINDS)('data-subject requests over HTTP (%s)', (kind) => 
   it('re-importing the demo file does not bring erased people back', async () => {
     const erased = (await owner().selectFrom('data_subject_requests').select('person_id').where('kind', '=', 'ERASURE').execute()).map((r) => r.person_id);
     expect(erased).toContain('per-1-0013');
-    const report = await importData(database.owner.db, demoData());
+    const report = await importData(fixture.database.owner.db, demoData());
     expect(report['skippedErasedPeople']).toBe(erased.length);
     expect(report['people']).toBe(0);
     for (const personId of erased) {
@@ -608,12 +595,12 @@ describe.each(DATABASE_KINDS)('data-subject requests over HTTP (%s)', (kind) => 
     const before = await snapshot();
     for (const caller of callers) {
       for (const [name, mutation] of Object.entries(MUTATIONS)) {
-        const statements = database.app.statements.count;
+        const statements = fixture.database.app.statements.count;
         const response = await call(caller, mutation, { p: 'per-1-0050' });
         expect(response.status, `${caller.purpose} ${name}`).toBe(403);
         expect(codeOf(response)).toBe('FIELD_NOT_PERMITTED');
         expect(response.body.errors?.[0]?.extensions?.fields).toContain(`Mutation.${name}`);
-        expect(database.app.statements.count, `${caller.purpose} ${name}`).toBe(statements);
+        expect(fixture.database.app.statements.count, `${caller.purpose} ${name}`).toBe(statements);
       }
     }
     expect(await snapshot()).toEqual(before);

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './support/test-database.js';
-import { createTestKeys, type TestKeys } from './support/test-keys.js';
-import { startTestGateway, type TestGateway } from './support/test-gateway.js';
+import { describe, expect, it } from 'vitest';
+import { createTestDatabase, DATABASE_KINDS } from './support/test-database.js';
+import { createTestKeys } from './support/test-keys.js';
+import { gatewayFixture, startTestGateway } from './support/test-gateway.js';
 
 const DASHBOARD = `query Dashboard($first: Int) {
   attendees(first: $first) {
@@ -18,26 +18,14 @@ const INSIGHTS = `query Insights($first: Int) {
 }`;
 
 describe.each(DATABASE_KINDS)('SQL statements per request do not grow with rows (%s)', (kind) => {
-  let database: TestDatabase;
-  let keys: TestKeys;
-  let gateway: TestGateway;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    keys = await createTestKeys();
-    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.destroy();
-  });
+  const fixture = gatewayFixture(kind);
 
   async function statementsFor(query: string, first: number, purpose: string) {
-    const token = await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
-    const before = database.app.statements.count;
-    const response = await gateway.request<{ attendees: { edges: unknown[] } }>({ query, variables: { first }, token, purpose });
+    const token = await fixture.keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
+    const before = fixture.database.app.statements.count;
+    const response = await fixture.gateway.request<{ attendees: { edges: unknown[] } }>({ query, variables: { first }, token, purpose });
     expect(response.body.errors).toBeUndefined();
-    return { statements: database.app.statements.count - before, rows: response.body.data!.attendees.edges.length };
+    return { statements: fixture.database.app.statements.count - before, rows: response.body.data!.attendees.edges.length };
   }
 
   it.each([
@@ -57,11 +45,11 @@ describe.each(DATABASE_KINDS)('SQL statements per request do not grow with rows 
   });
 
   it('runs no statement for a request that reads nothing from the database', async () => {
-    const token = await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
-    const before = database.app.statements.count;
-    const response = await gateway.request({ query: '{ viewer { sub role tenant purpose } }', token, purpose: 'ticketing' });
+    const token = await fixture.keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
+    const before = fixture.database.app.statements.count;
+    const response = await fixture.gateway.request({ query: '{ viewer { sub role tenant purpose } }', token, purpose: 'ticketing' });
     expect(response.status).toBe(200);
-    expect(database.app.statements.count).toBe(before);
+    expect(fixture.database.app.statements.count).toBe(before);
   });
 });
 

@@ -1,10 +1,14 @@
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { createTokenVerifier } from '../../src/auth/token-verifier.js';
 import type { AuthConfig } from '../../src/config.js';
 import { projectRoot } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { loadPolicyFile, type Policy } from '../../src/policy/policy.js';
+import type { DatabaseKind } from '../../src/db/database.js';
 import { createGateway, listen, type RunningGateway } from '../../src/server.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+import { createTestKeys, type TestKeys } from './test-keys.js';
 
 export const POLICY_FILE = path.join(projectRoot, 'schema', 'policy.yaml');
 
@@ -59,4 +63,28 @@ export async function startTestGateway(options: {
       return { status: response.status, body: (await response.json()) as GraphQLResponse['body'] } as never;
     },
   };
+}
+
+export interface GatewayFixture {
+  database: TestDatabase;
+  keys: TestKeys;
+  gateway: TestGateway;
+}
+
+/**
+ * A describe block's seeded database, signing keys and gateway, started before its tests and
+ * stopped after them. The fields are filled in beforeAll: read them inside tests and hooks.
+ */
+export function gatewayFixture(kind: DatabaseKind, options: { seed?: boolean } = {}): GatewayFixture {
+  const fixture = {} as GatewayFixture;
+  beforeAll(async () => {
+    fixture.database = await createTestDatabase(kind, options);
+    fixture.keys = await createTestKeys();
+    fixture.gateway = await startTestGateway({ database: fixture.database.app, auth: fixture.keys.auth });
+  });
+  afterAll(async () => {
+    await fixture.gateway?.close();
+    await fixture.database?.destroy();
+  });
+  return fixture;
 }
