@@ -145,15 +145,23 @@ describe('default deny at request time', () => {
   });
 
   it('masks email as POLICY.md says for door staff', async () => {
-    const response = await gateway.request<{ attendees: { edges: { node: { email: string; masked: { field: string; reason: string }[] } }[] } }>({
-      query: '{ attendees(first: 3) { edges { node { email masked { field reason } orders { tickets { id } } } } } }',
+    const response = await gateway.request<{ attendees: { edges: { node: { email: string | null; masked: { field: string; reason: string }[] } }[] } }>({
+      query: '{ attendees(first: 500) { edges { node { email masked { field reason } orders { tickets { id } } } } } }',
       token: await keys.sign({ roles: ['organizer_staff'], tenant: 'northwind-live' }),
       purpose: 'event-checkin',
     });
     expect(response.body.errors).toBeUndefined();
-    for (const { node } of response.body.data!.attendees.edges) {
+    const nodes = response.body.data!.attendees.edges.map((e) => e.node);
+    // A person whose processing is restricted is masked whole (their email null, with the reason);
+    // everyone else's email is partial.
+    const partial = nodes.filter((node) => node.email !== null);
+    expect(partial.length).toBeGreaterThan(20);
+    for (const node of partial) {
       expect(node.email).toMatch(/^[a-z]\*\*\*@example\.(com|net|org)$/);
       expect(node.masked).toEqual([{ field: 'email', reason: 'PARTIAL' }]);
+    }
+    for (const node of nodes.filter((n) => n.email === null)) {
+      expect(node.masked).toContainEqual({ field: 'email', reason: 'PROCESSING_RESTRICTED' });
     }
   });
 });
