@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertSafeApplicationRole, inspectConnectedRole } from '../src/db/role-check.js';
 import { UnsafeDatabaseRoleError } from '../src/errors.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './support/test-database.js';
-import { createTestKeys, type TestKeys } from './support/test-keys.js';
-import { startTestGateway, type TestGateway } from './support/test-gateway.js';
+import { gatewayFixture } from './support/test-gateway.js';
 
 describe.each(DATABASE_KINDS)('database roles (%s)', (kind) => {
   let database: TestDatabase;
@@ -64,34 +63,23 @@ describe.each(DATABASE_KINDS)('database roles (%s)', (kind) => {
 });
 
 describe.runIf(DATABASE_KINDS.includes('postgres'))('the database going away mid-request (postgres)', () => {
-  let database: TestDatabase;
-  let keys: TestKeys;
-  let gateway: TestGateway;
-  beforeAll(async () => {
-    database = await createTestDatabase('postgres');
-    keys = await createTestKeys();
-    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.destroy();
-  });
+  const fixture = gatewayFixture('postgres');
 
   const QUERY = '{ attendees(first: 100) { edges { node { id name email orders { id tickets { id } } } } } }';
 
   it('answers a masked error with no data, then recovers', async () => {
-    const token = await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
+    const token = await fixture.keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
     // Hold a lock on tickets so the request stops mid-transaction, then cut its connection.
-    const blocker = await database.owner.db.startTransaction().execute();
+    const blocker = await fixture.database.owner.db.startTransaction().execute();
     await sql`lock table tickets in access exclusive mode`.execute(blocker);
-    const pending = gateway.request({ query: QUERY, token, purpose: 'ticketing' });
+    const pending = fixture.gateway.request({ query: QUERY, token, purpose: 'ticketing' });
     const deadline = Date.now() + 10_000;
     let terminated = 0;
     while (terminated === 0 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const result = await sql<{ n: number }>`
         select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
-        where usename = 'custodian_app' and datname = current_database() and wait_event_type = 'Lock'`.execute(database.owner.db);
+        where usename = 'custodian_app' and datname = current_database() and wait_event_type = 'Lock'`.execute(fixture.database.owner.db);
       terminated = result.rows[0]!.n;
     }
     expect(terminated).toBe(1);
@@ -101,7 +89,7 @@ describe.runIf(DATABASE_KINDS.includes('postgres'))('the database going away mid
     expect(response.body.errors?.[0]?.message).toBe('Unexpected error.');
     expect(JSON.stringify(response.body)).not.toMatch(/terminat|admin|@example|pg_|custodian_app/i);
 
-    const again = await gateway.request<{ attendees: { edges: unknown[] } }>({ query: QUERY, token, purpose: 'ticketing' });
+    const again = await fixture.gateway.request<{ attendees: { edges: unknown[] } }>({ query: QUERY, token, purpose: 'ticketing' });
     expect(again.body.errors).toBeUndefined();
     expect(again.body.data!.attendees.edges).toHaveLength(24);
   });

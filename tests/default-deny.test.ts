@@ -7,7 +7,7 @@ import { buildPolicy, loadPolicyFile, PolicyError } from '../src/policy/policy.j
 import { createTokenVerifier } from '../src/auth/token-verifier.js';
 import { createTestDatabase, type TestDatabase } from './support/test-database.js';
 import { createTestKeys, type TestKeys } from './support/test-keys.js';
-import { POLICY_FILE, startTestGateway, type TestGateway } from './support/test-gateway.js';
+import { gatewayFixture, POLICY_FILE } from './support/test-gateway.js';
 
 /**
  * A policy fixture: the project's policy with one edit, written to a temporary file, so the
@@ -78,21 +78,10 @@ describe('the server refuses to start on an incomplete policy', () => {
 });
 
 describe('default deny at request time', () => {
-  let database: TestDatabase;
-  let keys: TestKeys;
-  let gateway: TestGateway;
-  beforeAll(async () => {
-    database = await createTestDatabase('pglite');
-    keys = await createTestKeys();
-    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.destroy();
-  });
+  const fixture = gatewayFixture('pglite');
 
   const ask = async (query: string, purpose = 'ticketing') =>
-    gateway.request({ query, token: await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' }), purpose });
+    fixture.gateway.request({ query, token: await fixture.keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' }), purpose });
 
   it('reads the fields the purpose allows (the control)', async () => {
     const response = await ask('{ attendees(first: 1) { edges { node { id name email orders { id totalCents } } } } }');
@@ -114,30 +103,30 @@ describe('default deny at request time', () => {
       ['Attendee.company', 'Attendee.phone', 'Attendee.relationships', 'Order.paymentRef', 'Relationship.kind'],
     ],
   ])('refuses %s with FIELD_NOT_PERMITTED and reads nothing', async (_route, query, fields) => {
-    const before = database.app.statements.count;
+    const before = fixture.database.app.statements.count;
     const response = await ask(query);
     expect(response.status).toBe(403);
     expect(response.body.data).toBeUndefined();
     expect(response.body.errors?.[0]?.extensions?.code).toBe('FIELD_NOT_PERMITTED');
     expect(response.body.errors?.[0]?.extensions?.fields).toEqual(fields);
-    expect(database.app.statements.count).toBe(before);
+    expect(fixture.database.app.statements.count).toBe(before);
   });
 
   it('refuses a filter on what the purpose may not read (attendance, for marketing)', async () => {
-    const before = database.app.statements.count;
+    const before = fixture.database.app.statements.count;
     const response = await ask('{ attendees(eventId: "evt-nl-1") { edges { node { id email } } } }', 'marketing');
     expect(response.status).toBe(403);
     expect(response.body.errors?.[0]?.extensions?.fields).toEqual(['Query.attendees(eventId)']);
-    expect(database.app.statements.count).toBe(before);
+    expect(fixture.database.app.statements.count).toBe(before);
     // The same read without the filter is allowed, with hashed emails.
     const unfiltered = await ask('{ attendees(first: 1) { edges { node { id email } } } }', 'marketing');
     expect(unfiltered.body.errors).toBeUndefined();
   });
 
   it('refuses per-person reads for an aggregate-only purpose', async () => {
-    const response = await gateway.request({
+    const response = await fixture.gateway.request({
       query: '{ attendees { edges { node { id } } } }',
-      token: await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' }),
+      token: await fixture.keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' }),
       purpose: 'grant-reporting',
     });
     expect(response.status).toBe(403);
@@ -145,9 +134,9 @@ describe('default deny at request time', () => {
   });
 
   it('masks email as POLICY.md says for door staff', async () => {
-    const response = await gateway.request<{ attendees: { edges: { node: { email: string | null; masked: { field: string; reason: string }[] } }[] } }>({
+    const response = await fixture.gateway.request<{ attendees: { edges: { node: { email: string | null; masked: { field: string; reason: string }[] } }[] } }>({
       query: '{ attendees(first: 500) { edges { node { email masked { field reason } orders { tickets { id } } } } } }',
-      token: await keys.sign({ roles: ['organizer_staff'], tenant: 'northwind-live' }),
+      token: await fixture.keys.sign({ roles: ['organizer_staff'], tenant: 'northwind-live' }),
       purpose: 'event-checkin',
     });
     expect(response.body.errors).toBeUndefined();
