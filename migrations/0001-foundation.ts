@@ -55,8 +55,7 @@ const SCHEMA: readonly string[] = [
       age_range text check (age_range in ('13-17', '18-24', '25-34', '35-44', '45-54', '55-64', '65+')),
       residency text not null,
       created_at timestamptz not null,
-      last_active_at timestamptz,
-      erased_at timestamptz
+      last_active_at timestamptz
     )
   `,
   `

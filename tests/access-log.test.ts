@@ -158,7 +158,6 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
       .innerJoin('consents', 'consents.person_id', 'attendees.person_id')
       .select(['attendees.id', 'attendees.person_id', 'people.email', 'consents.restricted'])
       .where('attendees.tenant_id', '=', tenant)
-      .where('people.erased_at', 'is', null)
       .orderBy('attendees.person_id')
       .execute();
   }
@@ -183,7 +182,6 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
       .select(['attendees.id', 'attendees.person_id'])
       .where('attendees.tenant_id', '=', tenant)
       .where('consents.restricted', '=', false)
-      .where('people.erased_at', 'is', null)
       .where(({ exists, selectFrom }) =>
         exists(
           selectFrom('orders')

@@ -248,7 +248,6 @@ describe.each(DATABASE_KINDS)('consent and opt-outs, one state at a time, over H
       .where('en.web_presence', 'is not', null)
       .where('p.age_range', 'is not', null)
       .where('p.phone', 'is not', null)
-      .where('p.erased_at', 'is', null)
       .where((eb) =>
         eb.exists(
           eb

@@ -276,7 +276,7 @@ async function loadOwnerView(db: Kysely<Database>): Promise<OwnerView> {
       .leftJoin('consents as c', 'c.person_id', 'p.id')
       .leftJoin('enrichments as en', 'en.person_id', 'p.id')
       .select([
-        'p.id', 'p.name', 'p.email', 'p.phone', 'p.age_range', 'p.erased_at',
+        'p.id', 'p.name', 'p.email', 'p.phone', 'p.age_range',
         'p.billing_line1', 'p.billing_city', 'p.billing_region', 'p.billing_postal_code', 'p.billing_country',
         'c.person_id as consent_person', 'c.marketing', 'c.enrichment', 'c.do_not_sell', 'c.restricted', 'c.objection',
         'en.company', 'en.job_title', 'en.industry', 'en.web_presence',
@@ -295,7 +295,7 @@ async function loadOwnerView(db: Kysely<Database>): Promise<OwnerView> {
     const hasAddress = [p.billing_line1, p.billing_city, p.billing_region, p.billing_postal_code, p.billing_country].some((v) => v !== null);
     people.set(p.id, {
       personId: p.id,
-      erased: p.erased_at !== null,
+      erased: false, // an erased person has no people row: see the attendee without a person below
       name: p.name,
       email: p.email,
       phone: p.phone,

@@ -44,9 +44,8 @@ export async function withScope<T>(
   db: Kysely<Database>,
   scope: DataScope,
   work: (trx: ScopedTransaction) => Promise<T>,
-  purpose = '',
 ): Promise<T> {
-  const trx = await beginScopedTransaction(db, scope, purpose);
+  const trx = await beginScopedTransaction(db, scope);
   let result: T;
   try {
     result = await work(trx);

@@ -17,10 +17,6 @@ export class RequestTransaction {
     private readonly purpose: string,
   ) {}
 
-  get started(): boolean {
-    return this.#pending !== undefined;
-  }
-
   /** The request's transaction; every statement of the request runs in it. */
   get(): Promise<ScopedTransaction> {
     if (this.#finished) return Promise.reject(new Error('The request transaction is already finished.'));

@@ -32,7 +32,6 @@ export interface PeopleTable {
   residency: string;
   created_at: Timestamp;
   last_active_at: Timestamp | null;
-  erased_at: Timestamp | null;
 }
 
 export interface ConsentsTable {

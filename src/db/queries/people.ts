@@ -8,7 +8,6 @@ export interface PersonRow extends PersonFields {
   personId: string;
   createdAt: Date;
   lastActiveAt: Date | null;
-  erasedAt: Date | null;
 }
 
 export interface DeviceRow {
@@ -46,7 +45,6 @@ export async function findPerson(db: Kysely<Database>, personId: string, options
       'p.id as personId',
       'p.created_at as createdAt',
       'p.last_active_at as lastActiveAt',
-      'p.erased_at as erasedAt',
     ])
     .select(personColumns(options.rules))
     .where('p.id', '=', personId)

@@ -85,7 +85,7 @@ export function personColumns(rules: readonly ConsentRule[]) {
       columns.push(
         masking.length === 0
           ? sql`${sql.ref(column)}`.as(alias)
-          : sql`case when ${sql.join(masking.map((r) => STATE_CONDITIONS[r.state]), sql` or `)} then null else ${sql.ref(column)} end`.as(alias),
+          : sql`case when ${inAnyState(masking)} then null else ${sql.ref(column)} end`.as(alias),
       );
     }
   }
@@ -101,20 +101,22 @@ export function personColumns(rules: readonly ConsentRule[]) {
   return columns;
 }
 
+/** People in any of these rules' states (false when there are none). */
+function inAnyState(rules: readonly ConsentRule[]): RawBuilder<boolean> {
+  return rules.length === 0 ? sql<boolean>`false` : sql<boolean>`(${sql.join(rules.map((r) => STATE_CONDITIONS[r.state]), sql` or `)})`;
+}
+
 /** People these rules leave out of list reads (objection, no marketing consent, ...) for the purpose. */
 export function leftOutOfLists(rules: readonly ConsentRule[]): RawBuilder<boolean> {
-  const excluding = rules.filter((rule) => rule.leftOutOfLists);
-  return excluding.length === 0 ? sql<boolean>`false` : sql<boolean>`(${sql.join(excluding.map((r) => STATE_CONDITIONS[r.state]), sql` or `)})`;
+  return inAnyState(rules.filter((rule) => rule.leftOutOfLists));
 }
 
 /** People these rules leave out of aggregates; erasure keeps transactions counted. */
 export function leftOutOfAggregates(rules: readonly ConsentRule[], personalDimension: boolean): RawBuilder<boolean> {
-  const excluding = rules.filter((rule) => rule.leftOutOfAggregates || (personalDimension && rule.state === 'erased'));
-  return excluding.length === 0 ? sql<boolean>`false` : sql<boolean>`(${sql.join(excluding.map((r) => STATE_CONDITIONS[r.state]), sql` or `)})`;
+  return inAnyState(rules.filter((rule) => rule.leftOutOfAggregates || (personalDimension && rule.state === 'erased')));
 }
 
 /** People for whom any of these rules masks a field (the marketing audience leaves them out). */
 export function maskedFor(rules: readonly ConsentRule[], field: PersonMaskableField): RawBuilder<boolean> {
-  const masking = rules.filter((rule) => rule.fields.includes(field));
-  return masking.length === 0 ? sql<boolean>`false` : sql<boolean>`(${sql.join(masking.map((r) => STATE_CONDITIONS[r.state]), sql` or `)})`;
+  return inAnyState(rules.filter((rule) => rule.fields.includes(field)));
 }
