@@ -3,6 +3,9 @@ import * as foundation from './0001-foundation.js';
 import * as personScope from './0002-person-scope.js';
 import * as consentAndRequests from './0003-consent-and-requests.js';
 import * as accessLog from './0004-access-log.js';
+import * as maskedReads from './0005-masked-reads.js';
+import * as accessLogPerPerson from './0006-access-log-per-person.js';
+import * as writePolicies from './0006-write-policies.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -13,4 +16,7 @@ export const migrations: Record<string, Migration> = {
   '0002-person-scope': personScope,
   '0003-consent-and-requests': consentAndRequests,
   '0004-access-log': accessLog,
+  '0005-masked-reads': maskedReads,
+  '0006-access-log-per-person': accessLogPerPerson,
+  '0006-write-policies': writePolicies,
 };

@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import { loadOrCreateDevKeys } from './auth/dev-keys.js';
 import { createTokenVerifier, type TokenVerifier } from './auth/token-verifier.js';
 import type { Config } from './config.js';
+import { accessPolicyHash, writeAccessPolicy } from './db/access-policy.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { ensureAccessLogPartitions, ensureApplicationLogin, migrateToLatest } from './db/migrate.js';
 import { pendingMigrations } from './db/pending-migrations.js';
 import { assertSafeApplicationRole, inspectConnectedRole } from './db/role-check.js';
 import { ConfigurationError } from './errors.js';
 import type { Logger } from './logger.js';
+import { databasePolicy } from './policy/database-policy.js';
 import { loadPolicyFile, type Policy } from './policy/policy.js';
 import { importData } from './privacy/import/import-data.js';
 import { createGateway, listen, type RunningGateway } from './server.js';
@@ -21,6 +23,8 @@ export async function openOwnerDatabase(config: Config): Promise<DatabaseHandle>
 export async function migrateDatabase(owner: DatabaseHandle, config: Config): Promise<string[]> {
   const result = await migrateToLatest(owner.db);
   await ensureAccessLogPartitions(owner.db);
+  // The masking views enforce the policy as the database holds it: write the one this deployment uses.
+  await writeAccessPolicy(owner.db, databasePolicy(loadPolicyFile(config.policyFile)));
   if (owner.kind === 'postgres') await ensureApplicationLogin(owner.db, config.appDbPassword);
   return (result.results ?? []).map((r) => r.migrationName);
 }
@@ -55,7 +59,7 @@ export async function createVerifier(config: Config): Promise<TokenVerifier> {
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway & { database: DatabaseHandle }> {
   const policy: Policy = loadPolicyFile(config.policyFile);
   const verifier = await createVerifier(config);
-  const database = config.databaseUrl === undefined ? await prepareEmbedded(config, logger) : await openServerDatabase(config, logger);
+  const database = config.databaseUrl === undefined ? await prepareEmbedded(config, logger) : await openServerDatabase(config, policy, logger);
   try {
     const gateway = createGateway({ database, policy, verifier, production: config.production, logger });
     const running = await listen(gateway, config.host, config.port);
@@ -91,13 +95,14 @@ async function prepareEmbedded(config: Config, logger: Logger): Promise<Database
   return database;
 }
 
-async function openServerDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
+async function openServerDatabase(config: Config, policy: Policy, logger: Logger): Promise<DatabaseHandle> {
   const database = await openDatabase({ url: config.databaseUrl });
   try {
     const pending = await pendingMigrations(database.db);
     if (pending.length > 0) {
       throw new ConfigurationError(`The database lacks migrations ${pending.join(', ')}: run npm run migrate first.`);
     }
+    await assertDatabaseEnforces(database, policy);
     const facts = await inspectConnectedRole(database.db);
     if (config.production) assertSafeApplicationRole(facts);
     else if (facts.superuser || facts.bypassRls || facts.ownsTables.length > 0) {
@@ -109,4 +114,19 @@ async function openServerDatabase(config: Config, logger: Logger): Promise<Datab
     throw error;
   }
   return database;
+}
+
+/**
+ * The database masks person-linked reads by the policy written into it at migration; serving with
+ * another policy would let the field policy and the masking views disagree, so the gateway refuses.
+ */
+export async function assertDatabaseEnforces(database: DatabaseHandle, policy: Policy): Promise<void> {
+  const held = await accessPolicyHash(database.db);
+  if (held !== databasePolicy(policy).hash) {
+    throw new ConfigurationError(
+      held === undefined
+        ? 'The database holds no access policy: run npm run migrate.'
+        : 'The database enforces a different access policy than POLICY_FILE: run npm run migrate with the same POLICY_FILE.',
+    );
+  }
 }

@@ -24,6 +24,12 @@ export interface AccessLogContent {
   exposure: Readonly<Record<string, readonly string[]>>;
   outcome: Outcome;
   errorCode: string | null;
+  /** The caller's X-Request-Id, kept beside the gateway's own `requestId`. */
+  correlationId: string | null;
+  /** Person id → `Type.field:REASON` masked for that person. */
+  maskedBySubject: Readonly<Record<string, readonly string[]>>;
+  /** Aggregate reads, `DIMENSION:category`; they read no one person. */
+  aggregates: readonly string[];
 }
 
 const sorted = (values: readonly string[]) => [...values].sort();
@@ -51,7 +57,23 @@ export function canonicalContent(content: AccessLogContent): string {
       .map((subject) => [subject, sorted(content.exposure[subject] ?? [])]),
     content.outcome,
     content.errorCode,
+    // Added by migration 0006: hashed only when an entry has any, so earlier entries still verify.
+    ...(hasAdditions(content)
+      ? [
+          {
+            correlationId: content.correlationId,
+            maskedBySubject: Object.keys(content.maskedBySubject)
+              .sort()
+              .map((subject) => [subject, sorted(content.maskedBySubject[subject] ?? [])]),
+            aggregates: sorted(content.aggregates),
+          },
+        ]
+      : []),
   ]);
+}
+
+function hasAdditions(content: AccessLogContent): boolean {
+  return content.correlationId !== null || Object.keys(content.maskedBySubject).length > 0 || content.aggregates.length > 0;
 }
 
 export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');

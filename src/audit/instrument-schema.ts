@@ -20,6 +20,17 @@ export function instrumentPersonalReads(schema: GraphQLSchema): GraphQLSchema {
     if (!isObjectType(type)) continue;
     const personalType = type.extensions?.['personal'] === true;
     for (const field of Object.values(type.getFields())) {
+      const identifies = field.extensions?.['identifies'];
+      if (typeof identifies === 'string') {
+        // An identifier on a non-personal type (a cursor): recorded when it names someone.
+        const resolveIdentifier: GraphQLFieldResolver<unknown, TrailContext> = field.resolve ?? defaultFieldResolver;
+        field.resolve = (source, args, context, info) => {
+          const value = resolveIdentifier(source, args, context, info);
+          context.trail?.identified(type.name, field.name, source, value, identifies);
+          return value;
+        };
+        continue;
+      }
       if (!personalType && field.extensions?.['personal'] !== true) continue;
       const resolve: GraphQLFieldResolver<unknown, TrailContext> = field.resolve ?? defaultFieldResolver;
       field.resolve = (source, args, context, info) => {

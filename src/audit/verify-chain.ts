@@ -94,7 +94,7 @@ function checkEntry(row: AccessLogRow, previous: { seq: bigint; hash: string }):
   if (contentHash(row) !== row.contentHash) {
     return { seq: row.seq, kind: 'EDITED', message: `entry ${row.seq} was edited: its content no longer matches its hash` };
   }
-  if (chainHash(row.prevHash, row.seq, row.contentHash) !== row.hash) {
+  if (chainHash(row.prevHash ?? '', row.seq, row.contentHash) !== row.hash) {
     return { seq: row.seq, kind: 'FORGED', message: `entry ${row.seq} carries a forged hash` };
   }
   return undefined;

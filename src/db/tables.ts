@@ -127,6 +127,9 @@ export interface AccessLogTable {
   exposure: ColumnType<Record<string, string[]>, string, never>;
   outcome: string;
   error_code: string | null;
+  correlation_id: string | null;
+  masked_by_subject: ColumnType<Record<string, string[]>, string, never>;
+  aggregates: string[];
   content_hash: string;
   prev_hash: Generated<string>;
   hash: Generated<string>;
@@ -148,6 +151,78 @@ export interface Database {
   access_log: AccessLogTable;
   access_log_subjects: AccessLogSubjectsTable;
   data_subject_requests: DataSubjectRequestsTable;
+  access_policy: AccessPolicyTable;
+  'masked.people': MaskedPeopleView;
+  'masked.attendees': MaskedAttendeesView;
+  'masked.orders': MaskedOrdersView;
+  'masked.tickets': TicketsTable;
+  'masked.relationships': RelationshipsTable;
+  'masked.devices': DevicesTable;
+  'masked.usage_events': UsageEventsTable;
+  'masked.support_cases': SupportCasesTable;
+}
+
+/**
+ * The application role reads person-linked data only through the `masked` views (migration 0005):
+ * each value as the transaction's purpose may read it, null where a person's state masks it.
+ */
+interface MaskedPersonColumns {
+  states: string[];
+  /** field → reason, for the fields this person's states mask for the purpose. */
+  mask_reasons: Record<string, string>;
+  /** Whether the person belongs in list reads, and in aggregates, for the purpose. */
+  listed: boolean;
+  counted: boolean;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  billing_line1: string | null;
+  billing_city: string | null;
+  billing_region: string | null;
+  billing_postal_code: string | null;
+  billing_country: string | null;
+  age_range: string | null;
+  residency: string | null;
+  created_at: Date | null;
+  last_active_at: Date | null;
+  company: string | null;
+  job_title: string | null;
+  industry: string | null;
+  web_presence: string | null;
+  consent_marketing: boolean | null;
+  consent_enrichment: boolean | null;
+  consent_do_not_sell: boolean | null;
+  consent_restricted: boolean | null;
+  consent_objection: boolean | null;
+  consent_updated_at: Date | null;
+}
+
+export interface MaskedPeopleView extends MaskedPersonColumns {
+  person_id: string;
+}
+
+export interface MaskedAttendeesView extends MaskedPersonColumns {
+  tenant_id: string;
+  id: string;
+  person_id: string | null;
+}
+
+export interface MaskedOrdersView {
+  tenant_id: string;
+  id: string;
+  person_id: string | null;
+  event_id: string;
+  attendee_id: string;
+  placed_at: Date | null;
+  total_cents: number | null;
+  currency: string | null;
+  status: string | null;
+  payment_ref: string | null;
+}
+
+export interface AccessPolicyTable {
+  purpose: string;
+  policy_hash: string;
 }
 
 /** Tables whose rows belong to one tenant: RLS isolates them by `tenant_id`. */

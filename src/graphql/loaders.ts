@@ -55,13 +55,12 @@ const byPerson = <T extends { personId: string }>(load: (personIds: readonly str
 
 /**
  * The data a request may read, all through its one scoped transaction. Resolvers ask for rows
- * here; the SQL lives in db/queries.
+ * here; the SQL lives in db/queries, and every person-linked read goes through the masking views,
+ * which apply the transaction's purpose and each person's state.
  */
 export class RequestLoaders {
   constructor(
     readonly transaction: RequestTransaction,
-    /** The purpose's consent rules, applied inside every person read. */
-    readonly personReads: attendees.PersonReadOptions,
   ) {}
 
   get scope() {
@@ -78,7 +77,7 @@ export class RequestLoaders {
   );
 
   readonly attendee = batchedOne(
-    (keys) => this.run((db) => attendees.attendeesByKeys(db, this.scope, keys, this.personReads)),
+    (keys) => this.run((db) => attendees.attendeesByKeys(db, this.scope, keys)),
     (row) => row,
   );
 
@@ -99,11 +98,11 @@ export class RequestLoaders {
   readonly supportCasesOfPerson = byPerson((ids) => this.run((db) => people.supportCasesOfPeople(db, ids)));
 
   readonly attendancesOfPerson = byPerson(async (ids) =>
-    (await this.run((db) => attendees.attendeesOfPeople(db, this.scope, ids, this.personReads))).map((row) => ({ ...row, personId: row.personId! })),
+    (await this.run((db) => attendees.attendeesOfPeople(db, this.scope, ids))).map((row) => ({ ...row, personId: row.personId! })),
   );
 
   readonly relationshipsOfAttendee = byTenantKey(
-    (keys) => this.run((db) => orders.relationshipsByAttendees(db, this.scope, keys, this.personReads)),
+    (keys) => this.run((db) => orders.relationshipsByAttendees(db, this.scope, keys)),
     (row) => [
       { tenantId: row.tenantId, id: row.fromAttendeeId },
       { tenantId: row.tenantId, id: row.toAttendeeId },

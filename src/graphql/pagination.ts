@@ -6,7 +6,8 @@ export const MAX_PAGE_SIZE = 500;
 
 export interface Connection<T> {
   edges: { cursor: string; node: T }[];
-  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  /** `subjects`: the person the end cursor points at, when the nodes are people (for the access log). */
+  pageInfo: { hasNextPage: boolean; endCursor: string | null; subjects?: string[] };
 }
 
 /** CONTRACT.md: `first` defaults to 50 and is capped at 500. */
@@ -52,9 +53,14 @@ export function decodeCursor(
 export function toConnection<T>(rows: readonly T[], limit: number, positionOf: (row: T) => readonly string[]): Connection<T> {
   const page = rows.slice(0, limit);
   const edges = page.map((node) => ({ cursor: encodeCursor(positionOf(node)), node }));
+  const last = page.at(-1) as { personId?: unknown } | undefined;
   return {
     edges,
-    pageInfo: { hasNextPage: rows.length > limit, endCursor: edges.at(-1)?.cursor ?? null },
+    pageInfo: {
+      hasNextPage: rows.length > limit,
+      endCursor: edges.at(-1)?.cursor ?? null,
+      subjects: typeof last?.personId === 'string' ? [last.personId] : [],
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { AbilityBuilder, createMongoAbility, type MongoAbility } from '@casl/ability';
-import { accessLevel, categoryOf, type ConsentRule, type Policy } from './policy.js';
+import { accessLevel, categoryOf, type Policy } from './policy.js';
 import { maskFor, type Mask } from './masks.js';
 
 /** What a caller may do: read a GraphQL type, optionally one of its fields. */
@@ -21,11 +21,10 @@ export interface AccessDecision {
   /** `Type.field` → the mask to apply; absent means the value passes unchanged. */
   readonly masks: ReadonlyMap<string, FieldMask>;
   canRead(type: string, field: string): boolean;
-  /** The person states that change what this purpose reads, in precedence order. */
-  readonly consentRules: readonly ConsentRule[];
   /** Whether this purpose may count people by an aggregate dimension (its category is `agg` or `full`). */
   canAggregate(dimension: string): boolean;
-  readonly minimumGroupSize: number;
+  /** The category an aggregate dimension counts people by. */
+  aggregateCategory(dimension: string): string | undefined;
   /** The data category of a field, for the access log's exposure record. */
   categoryOf(type: string, field: string): string | undefined;
   /** Whether the policy classifies this field or `field(argument)` on its own. */
@@ -72,13 +71,12 @@ export function decideAccess(policy: Policy, role: string, purpose: string): Acc
     purpose,
     ability,
     masks,
-    consentRules: policy.consent.filter((rule) => rule.purposes.has(purpose)),
-    minimumGroupSize: policy.aggregates.minimumGroupSize,
     canAggregate: (dimension) => {
       const category = policy.aggregates.dimensions.get(dimension);
       const level = category === undefined ? undefined : accessLevel(policy, purpose, category);
       return level === 'agg' || level === 'full';
     },
+    aggregateCategory: (dimension) => policy.aggregates.dimensions.get(dimension),
     canRead: (type, field) => ability.can('read', type, field),
     classifies: (type, key) => policy.types.get(type)?.fields.has(key) ?? false,
     categoryOf: (type, field) => categoryOf(policy, type, field),

@@ -18,6 +18,8 @@ export const MASK_REASONS = [
   'PROCESSING_RESTRICTED',
   'OBJECTION',
   'ERASED',
+  // A consent-derived reason, reported to a purpose that may not learn a person's consent state.
+  'WITHHELD',
 ] as const;
 export type MaskReason = (typeof MASK_REASONS)[number];
 

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { listAccessLog } from '../db/queries/access-log.js';
-import { attendeesOfPeople, type PersonReadOptions } from '../db/queries/attendees.js';
+import { entryForPerson } from '../audit/person-view.js';
+import { attendeesOfPeople } from '../db/queries/attendees.js';
 import { recordRequest, erasureOf, listRequests, type DataSubjectRequestRow, type RequestKind } from '../db/queries/data-subject-requests.js';
 import { correctPerson, erasePerson, residencyOf, updateConsent, type ConsentChanges, type PersonCorrections } from '../db/queries/data-subject-writes.js';
 import { eventsByKeys } from '../db/queries/events.js';
@@ -97,6 +98,15 @@ export async function fileRequest(
   return record(db, requester, personId, residency, kind, {}, false, receivedAt);
 }
 
+/** One part of an export, as the field it would have been read as (for the access log). */
+export type Disclosure = readonly [type: string, field: string, value: unknown];
+
+export interface PersonExport {
+  document: Record<string, unknown>;
+  /** What the document disclosed, field by field: the access log records it as if each were read. */
+  disclosed: readonly Disclosure[];
+}
+
 /**
  * Access and portability: everything held about the person, across every tenant, as one
  * machine-readable document. The access itself is recorded as a request.
@@ -106,16 +116,15 @@ export async function exportPerson(
   scope: DataScope,
   requester: Requester,
   personId: string,
-  options: PersonReadOptions,
-): Promise<Record<string, unknown>> {
+): Promise<PersonExport> {
   const residency = await residencyOrRefuse(db, personId);
-  const person = await findPerson(db, personId, options);
+  const person = await findPerson(db, personId);
   if (person === undefined) throw new NotFoundError('Person');
-  const attendees = await attendeesOfPeople(db, scope, [personId], options);
+  const attendees = await attendeesOfPeople(db, scope, [personId]);
   const keys = attendees.map((a) => ({ tenantId: a.tenantId, id: a.id }));
   const [orders, relationships, devices, usage, supportCases] = await Promise.all([
     ordersByAttendees(db, scope, keys),
-    relationshipsByAttendees(db, scope, keys, options),
+    relationshipsByAttendees(db, scope, keys),
     devicesOfPeople(db, [personId]),
     usageOfPeople(db, [personId]),
     supportCasesOfPeople(db, [personId]),
@@ -126,7 +135,33 @@ export async function exportPerson(
   const history = await listAccessLog(db, { subjectId: personId }, { limit: 10_000, before: undefined });
   const requests = await listRequests(db, { personId, overdueAt: undefined, open: undefined }, { limit: 10_000, after: undefined });
   const eventName = new Map(events.map((e) => [`${e.tenantId}\u0000${e.id}`, e.name]));
-  return {
+  const billingAddress = [person.billingLine1, person.billingCity, person.billingRegion, person.billingPostalCode, person.billingCountry];
+  const disclosed: Disclosure[] = [
+    ['DataSubject', 'id', person.personId],
+    ['DataSubject', 'name', person.name],
+    ['DataSubject', 'email', person.email],
+    ['DataSubject', 'phone', person.phone],
+    ['DataSubject', 'billingAddress', billingAddress.some((v) => v !== null) ? billingAddress : null],
+    ['DataSubject', 'ageRange', person.ageRange],
+    ['DataSubject', 'residency', person.residency],
+    ['DataSubject', 'createdAt', person.createdAt],
+    ['DataSubject', 'lastActiveAt', person.lastActiveAt],
+    ['DataSubject', 'consent', person.consentMarketing],
+    ['DataSubject', 'company', person.company],
+    ['DataSubject', 'jobTitle', person.jobTitle],
+    ['DataSubject', 'industry', person.industry],
+    ['DataSubject', 'webPresence', person.webPresence],
+    ['DataSubject', 'devices', devices],
+    ['DataSubject', 'usage', usage],
+    ['DataSubject', 'supportCases', supportCases],
+    ['DataSubject', 'attendances', attendees],
+    ['Attendee', 'orders', orders],
+    ['Order', 'paymentRef', orders.find((o) => o.paymentRef !== null)?.paymentRef ?? null],
+    ['Attendee', 'relationships', relationships],
+    ['DataSubject', 'accessHistory', history],
+    ['DataSubject', 'requests', requests],
+  ];
+  const document = {
     format: 'custodian-export/1',
     exportedAt: new Date().toISOString(),
     requestId: access.id,
@@ -180,7 +215,8 @@ export async function exportPerson(
         .filter((r) => r.tenantId === a.tenantId && (r.fromAttendeeId === a.id || r.toAttendeeId === a.id))
         .map((r) => ({ kind: r.kind, direction: r.fromAttendeeId === a.id ? 'OUTGOING' : 'INCOMING' })),
     })),
-    accessHistory: history.map((entry) => ({
+    // The person's own view of each entry: no other people, no staff member's token or address.
+    accessHistory: history.map((row) => entryForPerson(row, personId, true)).map((entry) => ({
       at: entry.at,
       actor: entry.actor,
       role: entry.role,
@@ -199,4 +235,5 @@ export async function exportPerson(
       requestedByRole,
     })),
   };
+  return { document, disclosed };
 }

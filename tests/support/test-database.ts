@@ -6,8 +6,14 @@ import pg from 'pg';
 import { sql } from 'kysely';
 import { projectRoot } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../../src/db/database.js';
+import { writeAccessPolicy } from '../../src/db/access-policy.js';
 import { ensureApplicationLogin, migrateToLatest } from '../../src/db/migrate.js';
+import { databasePolicy } from '../../src/policy/database-policy.js';
+import { loadPolicyFile } from '../../src/policy/policy.js';
 import { importData } from '../../src/privacy/import/import-data.js';
+
+/** The policy the project serves with, as the masking views enforce it. */
+const projectPolicy = () => databasePolicy(loadPolicyFile(path.join(projectRoot, 'schema', 'policy.yaml')));
 
 /** Every database test runs on PGlite, and on real PostgreSQL too when TEST_DATABASE_URL is set. */
 export const DATABASE_KINDS: DatabaseKind[] = process.env.TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
@@ -52,6 +58,7 @@ export async function createTestDatabase(
     const pglite = await PGlite.create();
     const owner = await openDatabase({ pglite });
     await migrateToLatest(owner.db);
+    await writeAccessPolicy(owner.db, projectPolicy());
     if (seed) await importData(owner.db, demoData());
     return {
       kind,
@@ -73,6 +80,7 @@ export async function createTestDatabase(
   const appUrl = withDatabase(adminUrl, name, 'custodian_app');
   const owner = await openDatabase({ url: ownerUrl, poolSize: 3 });
   await migrateToLatest(owner.db);
+  await writeAccessPolicy(owner.db, projectPolicy());
   await ensureApplicationLogin(owner.db, 'custodian-test');
   if (seed) await importData(owner.db, demoData());
   const app = await openDatabase({ url: appUrl, poolSize: 5 });

@@ -5,7 +5,8 @@ import type { Database } from '../tables.js';
 export interface AccessLogRow extends AccessLogContent {
   seq: string;
   contentHash: string;
-  prevHash: string;
+  /** Null in a per-person view (src/audit/person-view.ts). */
+  prevHash: string | null;
   hash: string;
 }
 
@@ -29,6 +30,9 @@ export async function appendAccessLog(db: Kysely<Database>, content: AccessLogCo
       exposure: JSON.stringify(content.exposure),
       outcome: content.outcome,
       error_code: content.errorCode,
+      correlation_id: content.correlationId,
+      masked_by_subject: JSON.stringify(content.maskedBySubject),
+      aggregates: [...content.aggregates],
       content_hash: contentHash(content),
     })
     .execute();
@@ -54,6 +58,9 @@ function selectEntries(db: Kysely<Database>) {
       'access_log.exposure as exposure',
       'access_log.outcome as outcome',
       'access_log.error_code as errorCode',
+      'access_log.correlation_id as correlationId',
+      'access_log.masked_by_subject as maskedBySubject',
+      'access_log.aggregates as aggregates',
       'access_log.content_hash as contentHash',
       'access_log.prev_hash as prevHash',
       'access_log.hash as hash',

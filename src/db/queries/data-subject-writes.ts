@@ -47,17 +47,21 @@ export async function correctPerson(db: Kysely<Database>, personId: string, corr
   return Number(result.numUpdatedRows) === 1;
 }
 
-/** The facts a request's due date needs, read before anything changes. */
+/**
+ * The facts a request's due date needs, read before anything changes (through the masking view:
+ * the data-subject purposes read residency in full).
+ */
 export async function residencyOf(db: Kysely<Database>, personId: string): Promise<string | undefined> {
-  const row = await db.selectFrom('people').select('residency').where('id', '=', personId).executeTakeFirst();
-  return row?.residency;
+  const row = await db.selectFrom('masked.people').select('residency').where('person_id', '=', personId).executeTakeFirst();
+  return row === undefined ? undefined : (row.residency ?? '');
 }
 
 /**
- * Erasure: the person's fields leave every live table at once. Their attendee rows stay, no
- * longer pointing at them, so each tenant's orders are kept for their 7 years pseudonymised
- * (no name, email or address reachable from them); relationships, enrichment, devices, usage,
- * support cases, consent and the profile are deleted.
+ * Erasure: the person's fields leave every live table at once, and nothing that stays can be
+ * linked back to them. Each tenant's orders are kept for their 7 years, pseudonymised: they move
+ * to a fresh attendee row that points at nobody, without their payment reference, and the attendee
+ * row the tenant knew the person by is deleted, so an id read before the erasure answers nothing.
+ * Relationships, enrichment, devices, usage, support cases, consent and the profile are deleted.
  */
 export async function erasePerson(db: Kysely<Database>, personId: string): Promise<void> {
   // RLS checks an UPDATE's new row against the SELECT policies too, and a person cannot see an
@@ -92,7 +96,19 @@ async function eraseRows(db: Kysely<Database>, personId: string): Promise<void> 
       ),
     )
     .execute();
-  await db.updateTable('attendees').set({ person_id: null }).where('person_id', '=', personId).execute();
+  // Re-keying: a fresh attendee row per tenant (a person has at most one per tenant), the orders
+  // moved to it without their payment reference, then the old rows deleted. Three statements
+  // whatever the number of tenants; RLS checks each against the erasure policies of migration 0006.
+  const fresh = await sql<{ tenantId: string; id: string }>`insert into attendees (tenant_id, id, person_id)
+    select tenant_id, gen_random_uuid(), null from attendees where person_id = ${personId}
+    returning tenant_id as "tenantId", id::text as id`.execute(db);
+  if (fresh.rows.length > 0) {
+    await sql`update orders set attendee_id = m.new_id, payment_ref = null
+      from unnest(${fresh.rows.map((r) => r.tenantId)}::text[], ${fresh.rows.map((r) => r.id)}::uuid[]) as m(tenant_id, new_id)
+      join attendees a on a.tenant_id = m.tenant_id and a.person_id = ${personId}
+      where orders.tenant_id = a.tenant_id and orders.attendee_id = a.id`.execute(db);
+  }
+  await db.deleteFrom('attendees').where('person_id', '=', personId).execute();
   for (const table of ['usage_events', 'devices', 'support_cases', 'enrichments', 'consents'] as const) {
     await db.deleteFrom(table).where('person_id', '=', personId).execute();
   }

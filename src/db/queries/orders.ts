@@ -1,6 +1,4 @@
-import { sql, type Kysely } from 'kysely';
-import type { PersonReadOptions } from './attendees.js';
-import { maskedFor } from './person-columns.js';
+import type { Kysely } from 'kysely';
 import type { DataScope } from '../request-scope.js';
 import type { Database } from '../tables.js';
 import { keyIn, scopedToTenant, type TenantKey } from './tenant-key.js';
@@ -13,9 +11,9 @@ export interface OrderRow {
   eventId: string;
   attendeeId: string;
   placedAt: Date;
-  totalCents: number;
-  currency: string;
-  status: string;
+  totalCents: number | null;
+  currency: string | null;
+  status: string | null;
   paymentRef: string | null;
 }
 
@@ -34,81 +32,69 @@ export interface RelationshipRow {
   kind: string;
 }
 
+/**
+ * Orders through the masking view: an order whose person's state hides it (restriction, objection
+ * for the purpose) is not there, by id or by attendee alike, and an erased person's orders carry
+ * no payment reference.
+ */
 function selectOrders(db: Kysely<Database>, scope: DataScope) {
   return db
-    .selectFrom('orders')
-    .leftJoin('attendees as a', (join) => join.onRef('a.tenant_id', '=', 'orders.tenant_id').onRef('a.id', '=', 'orders.attendee_id'))
+    .selectFrom('masked.orders as o')
     .select([
-      'orders.tenant_id as tenantId',
-      'orders.id as id',
-      'a.person_id as personId',
-      'orders.event_id as eventId',
-      'orders.attendee_id as attendeeId',
-      'orders.placed_at as placedAt',
-      'orders.total_cents as totalCents',
-      'orders.currency as currency',
-      'orders.status as status',
-      'orders.payment_ref as paymentRef',
+      'o.tenant_id as tenantId',
+      'o.id as id',
+      'o.person_id as personId',
+      'o.event_id as eventId',
+      'o.attendee_id as attendeeId',
+      'o.placed_at as placedAt',
+      'o.total_cents as totalCents',
+      'o.currency as currency',
+      'o.status as status',
+      'o.payment_ref as paymentRef',
     ])
-    .where(scopedToTenant(scope, 'orders.tenant_id'));
+    .where(scopedToTenant(scope, 'o.tenant_id'))
+    .$castTo<OrderRow>();
 }
 
 /** The orders of many attendees in one statement, oldest first. */
-export async function ordersByAttendees(
-  db: Kysely<Database>,
-  scope: DataScope,
-  attendees: readonly TenantKey[],
-): Promise<OrderRow[]> {
+export async function ordersByAttendees(db: Kysely<Database>, scope: DataScope, attendees: readonly TenantKey[]): Promise<OrderRow[]> {
   return selectOrders(db, scope)
-    .where(keyIn('orders.tenant_id', 'orders.attendee_id', attendees))
-    .orderBy('orders.placed_at')
-    .orderBy('orders.id')
+    .where(keyIn('o.tenant_id', 'o.attendee_id', attendees))
+    .orderBy('o.placed_at')
+    .orderBy('o.id')
     .execute();
 }
 
 export async function findOrdersById(db: Kysely<Database>, scope: DataScope, id: string): Promise<OrderRow[]> {
-  return selectOrders(db, scope).where('orders.id', '=', id).orderBy('orders.tenant_id').limit(2).execute();
+  return selectOrders(db, scope).where('o.id', '=', id).orderBy('o.tenant_id').limit(2).execute();
 }
 
-/** The tickets of many orders in one statement. */
-export async function ticketsByOrders(
-  db: Kysely<Database>,
-  scope: DataScope,
-  orders: readonly TenantKey[],
-): Promise<TicketRow[]> {
+/** The tickets of many orders in one statement (only orders the masking view lets through have any). */
+export async function ticketsByOrders(db: Kysely<Database>, scope: DataScope, orders: readonly TenantKey[]): Promise<TicketRow[]> {
   return db
-    .selectFrom('tickets')
-    .select(['tenant_id as tenantId', 'id', 'order_id as orderId', 'type', 'checked_in_at as checkedInAt'])
-    .where(scopedToTenant(scope, 'tickets.tenant_id'))
-    .where(keyIn('tenant_id', 'order_id', orders))
-    .orderBy('id')
+    .selectFrom('masked.tickets as t')
+    .select(['t.tenant_id as tenantId', 't.id as id', 't.order_id as orderId', 't.type as type', 't.checked_in_at as checkedInAt'])
+    .where(scopedToTenant(scope, 't.tenant_id'))
+    .where(keyIn('t.tenant_id', 't.order_id', orders))
+    .orderBy('t.id')
     .execute();
 }
 
 /**
- * Relationships touching many attendees, in either direction, in one statement. A relationship
- * is hidden when the consent rules hide relationships for either of its two people (an
- * enrichment opt-out stops relationship tracking from both sides).
+ * Relationships touching many attendees, in either direction, in one statement. The masking view
+ * hides a relationship when either of its two people's states hides relationships (an enrichment
+ * opt-out stops relationship tracking from both sides).
  */
 export async function relationshipsByAttendees(
   db: Kysely<Database>,
   scope: DataScope,
   attendees: readonly TenantKey[],
-  options: PersonReadOptions,
 ): Promise<RelationshipRow[]> {
   return db
-    .selectFrom('relationships')
-    .select(['tenant_id as tenantId', 'from_attendee_id as fromAttendeeId', 'to_attendee_id as toAttendeeId', 'kind'])
-    .where(scopedToTenant(scope, 'relationships.tenant_id'))
-    .where((eb) =>
-      eb.or([keyIn('tenant_id', 'from_attendee_id', attendees), keyIn('tenant_id', 'to_attendee_id', attendees)]),
-    )
-    .where(sql<boolean>`not exists (select 1 from attendees a
-      left join people p on p.id = a.person_id
-      left join consents c on c.person_id = a.person_id
-      where a.tenant_id = relationships.tenant_id
-        and a.id in (relationships.from_attendee_id, relationships.to_attendee_id)
-        and ${maskedFor(options.rules, 'relationships')})`)
-    .orderBy('kind')
+    .selectFrom('masked.relationships as r')
+    .select(['r.tenant_id as tenantId', 'r.from_attendee_id as fromAttendeeId', 'r.to_attendee_id as toAttendeeId', 'r.kind as kind'])
+    .where(scopedToTenant(scope, 'r.tenant_id'))
+    .where((eb) => eb.or([keyIn('r.tenant_id', 'r.from_attendee_id', attendees), keyIn('r.tenant_id', 'r.to_attendee_id', attendees)]))
+    .orderBy('r.kind')
     .execute();
 }

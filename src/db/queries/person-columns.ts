@@ -1,5 +1,4 @@
-import { sql, type AliasedRawBuilder, type RawBuilder } from 'kysely';
-import { PERSON_MASKABLE_FIELDS, type ConsentRule, type ConsentStateName, type MaskReason, type PersonMaskableField } from '../../policy/policy.js';
+import type { MaskReason, PersonMaskableField } from '../../policy/policy.js';
 
 /** What the platform holds about a person, as this request may see it (masked values are null). */
 export interface PersonFields {
@@ -24,99 +23,34 @@ export interface PersonFields {
   jobTitle: string | null;
   industry: string | null;
   webPresence: string | null;
-  /** Each field masked for this person by a consent state, with the reason (computed in SQL). */
+  /** Each field masked for this person by a state, with the reason, as the masking view reports it. */
   consentMasks: Partial<Record<PersonMaskableField, MaskReason>>;
 }
 
 /**
- * Each state as SQL over a query that joins people as `p` and consents as `c`. An erased person
- * has no people row any more (and no consent row); for a living person a missing consent row
- * reads as the most protective choice. Erasure must not read as restriction or objection: the
- * erased person's orders stay readable and counted.
+ * The person columns of a `masked.people` or `masked.attendees` view (aliased `v`), named as
+ * PersonFields. Masking happened in the view: these are plain reads of what it let through.
  */
-const STATE_CONDITIONS: Record<ConsentStateName, RawBuilder<boolean>> = {
-  erased: sql<boolean>`(p.id is null)`,
-  restricted: sql<boolean>`(p.id is not null and coalesce(c.restricted, true))`,
-  objection: sql<boolean>`(p.id is not null and coalesce(c.objection, true))`,
-  noMarketingConsent: sql<boolean>`not coalesce(c.marketing, false)`,
-  doNotSell: sql<boolean>`coalesce(c.do_not_sell, true)`,
-  enrichmentOptOut: sql<boolean>`not coalesce(c.enrichment, false)`,
-};
-
-/** The columns behind each maskable field (collections have none: their loaders are skipped). */
-const FIELD_COLUMNS: Partial<Record<PersonMaskableField, readonly (readonly [column: string, alias: keyof PersonFields])[]>> = {
-  name: [['p.name', 'name']],
-  email: [['p.email', 'email']],
-  phone: [['p.phone', 'phone']],
-  billingAddress: [
-    ['p.billing_line1', 'billingLine1'],
-    ['p.billing_city', 'billingCity'],
-    ['p.billing_region', 'billingRegion'],
-    ['p.billing_postal_code', 'billingPostalCode'],
-    ['p.billing_country', 'billingCountry'],
-  ],
-  ageRange: [['p.age_range', 'ageRange']],
-  residency: [['p.residency', 'residency']],
-  company: [['en.company', 'company']],
-  jobTitle: [['en.job_title', 'jobTitle']],
-  industry: [['en.industry', 'industry']],
-  webPresence: [['en.web_presence', 'webPresence']],
-  consent: [
-    ['c.marketing', 'consentMarketing'],
-    ['c.enrichment', 'consentEnrichment'],
-    ['c.do_not_sell', 'consentDoNotSell'],
-    ['c.restricted', 'consentRestricted'],
-    ['c.objection', 'consentObjection'],
-    ['c.updated_at', 'consentUpdatedAt'],
-  ],
-};
-
-/**
- * The person columns for one purpose's consent rules, masked inside the SQL that reads them: a
- * masked value never leaves the database, and the reasons come back in the same row. For a query
- * joining people `p`, consents `c` and enrichments `en`.
- */
-export function personColumns(rules: readonly ConsentRule[]) {
-  const rulesFor = (field: PersonMaskableField) => rules.filter((rule) => rule.fields.includes(field));
-  const columns: AliasedRawBuilder<unknown, string>[] = [];
-  for (const [field, mapping] of Object.entries(FIELD_COLUMNS) as [PersonMaskableField, (typeof FIELD_COLUMNS)[PersonMaskableField]][]) {
-    const masking = rulesFor(field);
-    for (const [column, alias] of mapping ?? []) {
-      columns.push(
-        masking.length === 0
-          ? sql`${sql.ref(column)}`.as(alias)
-          : sql`case when ${inAnyState(masking)} then null else ${sql.ref(column)} end`.as(alias),
-      );
-    }
-  }
-  const reasons = PERSON_MASKABLE_FIELDS.flatMap((field) => {
-    const masking = rulesFor(field);
-    if (masking.length === 0) return [];
-    const reason = sql`case ${sql.join(masking.map((r) => sql`when ${STATE_CONDITIONS[r.state]} then ${sql.lit(r.reason)}`), sql` `)} end`;
-    return [sql`${sql.lit(field)}, ${reason}`];
-  });
-  columns.push(
-    (reasons.length === 0 ? sql`'{}'::jsonb` : sql`jsonb_strip_nulls(jsonb_build_object(${sql.join(reasons)}))`).as('consentMasks'),
-  );
-  return columns;
-}
-
-/** People in any of these rules' states (false when there are none). */
-function inAnyState(rules: readonly ConsentRule[]): RawBuilder<boolean> {
-  return rules.length === 0 ? sql<boolean>`false` : sql<boolean>`(${sql.join(rules.map((r) => STATE_CONDITIONS[r.state]), sql` or `)})`;
-}
-
-/** People these rules leave out of list reads (objection, no marketing consent, ...) for the purpose. */
-export function leftOutOfLists(rules: readonly ConsentRule[]): RawBuilder<boolean> {
-  return inAnyState(rules.filter((rule) => rule.leftOutOfLists));
-}
-
-/** People these rules leave out of aggregates; erasure keeps transactions counted. */
-export function leftOutOfAggregates(rules: readonly ConsentRule[], personalDimension: boolean): RawBuilder<boolean> {
-  return inAnyState(rules.filter((rule) => rule.leftOutOfAggregates || (personalDimension && rule.state === 'erased')));
-}
-
-/** People for whom any of these rules masks a field (the marketing audience leaves them out). */
-export function maskedFor(rules: readonly ConsentRule[], field: PersonMaskableField): RawBuilder<boolean> {
-  return inAnyState(rules.filter((rule) => rule.fields.includes(field)));
-}
+export const PERSON_VIEW_COLUMNS = [
+  'v.name as name',
+  'v.email as email',
+  'v.phone as phone',
+  'v.billing_line1 as billingLine1',
+  'v.billing_city as billingCity',
+  'v.billing_region as billingRegion',
+  'v.billing_postal_code as billingPostalCode',
+  'v.billing_country as billingCountry',
+  'v.age_range as ageRange',
+  'v.residency as residency',
+  'v.company as company',
+  'v.job_title as jobTitle',
+  'v.industry as industry',
+  'v.web_presence as webPresence',
+  'v.consent_marketing as consentMarketing',
+  'v.consent_enrichment as consentEnrichment',
+  'v.consent_do_not_sell as consentDoNotSell',
+  'v.consent_restricted as consentRestricted',
+  'v.consent_objection as consentObjection',
+  'v.consent_updated_at as consentUpdatedAt',
+  'v.mask_reasons as consentMasks',
+] as const;

@@ -14,18 +14,23 @@ import type { GraphQLContext } from '../context.js';
 import { callerOf, resolvedCallerOf, verifiedClaimsOf } from './use-caller.js';
 
 const DENIALS = new Set<string>([PurposeRequiredError.code, PurposeNotPermittedError.code, FieldNotPermittedError.code]);
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 const requestIds = new WeakMap<Request, string>();
 
-/** The caller's X-Request-Id when it is a plain token, else one of ours; echoed in the response. */
+/**
+ * The gateway's own id for a request, always: a caller cannot choose which id its reads are logged
+ * under (or collide with another request's). Sent back as X-Request-Id.
+ */
 function requestIdOf(request: Request): string {
   let id = requestIds.get(request);
-  if (id === undefined) {
-    const given = request.headers.get('x-request-id');
-    id = given !== null && REQUEST_ID.test(given) ? given : randomUUID();
-    requestIds.set(request, id);
-  }
+  if (id === undefined) requestIds.set(request, (id = randomUUID()));
   return id;
+}
+
+/** The caller's X-Request-Id, when it is a plain token: logged beside ours as a correlation id. */
+function correlationIdOf(request: Request): string | null {
+  const given = request.headers.get('x-request-id');
+  return given !== null && CORRELATION_ID.test(given) ? given : null;
 }
 
 function clientAddressOf(serverContext: unknown): string | null {
@@ -102,6 +107,7 @@ export function useAccessLog(options: AccessLogOptions): Plugin<{ trail: AccessT
             purpose: caller.purpose,
             operationName: operationNameOf(args),
             requestId: requestIdOf(context.request),
+            correlationId: correlationIdOf(context.request),
             tokenId: caller.tokenId,
             clientAddress: clientAddressOf(context),
           },
@@ -142,12 +148,15 @@ export function useAccessLog(options: AccessLogOptions): Plugin<{ trail: AccessT
         purpose,
         operationName: null,
         requestId: requestIdOf(request),
+        correlationId: correlationIdOf(request),
         tokenId: claims.jti ?? null,
         clientAddress: clientAddressOf(serverContext),
         subjects: [],
         fields: Array.isArray(refused) ? (refused as string[]) : [],
         masked: [],
         exposure: {},
+        maskedBySubject: {},
+        aggregates: [],
         outcome: 'DENIED',
         errorCode: codeOf(denial),
       };
@@ -157,6 +166,8 @@ export function useAccessLog(options: AccessLogOptions): Plugin<{ trail: AccessT
     },
     onResponse({ request, response }) {
       response.headers.set('x-request-id', requestIdOf(request));
+      const correlationId = correlationIdOf(request);
+      if (correlationId !== null) response.headers.set('x-correlation-id', correlationId);
     },
   };
 }

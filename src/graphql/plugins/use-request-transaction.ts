@@ -13,9 +13,9 @@ import { callerOf } from './use-caller.js';
 export function useRequestTransaction(options: { db: Kysely<Database> }): Plugin<{ data: RequestLoaders }> {
   return {
     onContextBuilding({ context, extendContext }) {
-      const { caller, decision } = callerOf(context.request);
+      const { caller } = callerOf(context.request);
       const transaction = new RequestTransaction(options.db, caller.scope, caller.purpose);
-      extendContext({ data: new RequestLoaders(transaction, { rules: decision.consentRules }) });
+      extendContext({ data: new RequestLoaders(transaction) });
     },
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(async (args) => {

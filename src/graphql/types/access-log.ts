@@ -1,5 +1,6 @@
 import { allAccessLog, listAccessLog, type AccessLogFilter, type AccessLogRow } from '../../db/queries/access-log.js';
 import { OUTCOMES } from '../../audit/entry-hash.js';
+import { entryForPerson } from '../../audit/person-view.js';
 import { BadUserInputError } from '../../errors.js';
 import { builder, personal } from '../builder.js';
 import { decodeCursor, isIssuedInstant, isLookupableId, pageSize, toConnection } from '../pagination.js';
@@ -25,8 +26,12 @@ const AccessLogEntryRef = builder.objectRef<AccessLogRow>('AccessLogEntry').impl
     masked: t.exposeStringList('masked', { description: '`Type.field:REASON` for what was masked.' }),
     outcome: t.exposeString('outcome', { description: 'ALLOWED, DENIED or ERROR.' }),
     errorCode: t.exposeString('errorCode', { nullable: true }),
-    prevHash: t.exposeString('prevHash'),
-    hash: t.exposeString('hash'),
+    correlationId: t.exposeString('correlationId', { nullable: true, description: "The caller's X-Request-Id, kept beside requestId (the gateway's own)." }),
+    aggregates: t.exposeStringList('aggregates', { description: 'Aggregate reads, `DIMENSION:category`; they read no one person.' }),
+    prevHash: t.exposeString('prevHash', { nullable: true, description: 'Null in a per-person view.' }),
+    hash: t.exposeString('hash', {
+      description: "The entry's chain hash; in a per-person view (a privacy officer's, a person's own) the digest of what the view shows.",
+    }),
   }),
 });
 
@@ -92,13 +97,16 @@ builder.queryField('accessLog', (t) =>
     args: { filter: t.arg({ type: AccessLogFilterInput }), first: t.arg.int(), after: t.arg.string() },
     resolve: async (_root, args, { caller, data }) => {
       const filter = toFilter(args.filter);
-      if (caller.purpose === 'legal-compliance' && filter.subjectId === undefined) {
+      const perPerson = caller.purpose !== 'security-audit';
+      if (perPerson && filter.subjectId === undefined) {
         throw new BadUserInputError('For legal-compliance, the access log is read per person: set filter.subjectId.');
       }
       const limit = pageSize(args.first);
       const before = decodeCursor(args.after, 2, isLogCursor) as [string, string] | undefined;
       const rows = await data.run((db) => listAccessLog(db, filter, { limit: limit + 1, before }));
-      return toConnection(rows, limit, cursorOf);
+      // Security reviewers see entries whole; anyone else one person at a time, that person only.
+      const shown = perPerson ? rows.map((row) => entryForPerson(row, filter.subjectId!, false)) : rows;
+      return toConnection(shown, limit, cursorOf);
     },
   }),
 );
@@ -108,16 +116,13 @@ builder.objectField(DataSubjectRef, 'accessHistory', (t) =>
     type: AccessLogConnection,
     description: "Who read this person's data, for what, and when; newest first.",
     args: { first: t.arg.int(), after: t.arg.string() },
-    resolve: async (person, args, { data }) => {
+    resolve: async (person, args, { caller, data }) => {
       const limit = pageSize(args.first);
       const before = decodeCursor(args.after, 2, isLogCursor) as [string, string] | undefined;
       const rows = await data.run((db) => listAccessLog(db, { subjectId: person.personId }, { limit: limit + 1, before }));
-      // A person's history names only them: who else was read in the same request is not theirs to know.
-      const own = rows.map((row) => ({
-        ...row,
-        subjects: [person.personId],
-        exposure: { [person.personId]: row.exposure[person.personId] ?? [] },
-      }));
+      // A person's history names only them: who else was read in the same request is not theirs
+      // to know, nor the reading staff member's token or address.
+      const own = rows.map((row) => entryForPerson(row, person.personId, caller.purpose === 'self-service'));
       return toConnection(own, limit, cursorOf);
     },
   }),

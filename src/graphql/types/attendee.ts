@@ -4,7 +4,7 @@ import { builder, personal } from '../builder.js';
 import { decodeCursor, isAttendeeIdCursor, pageSize, toConnection } from '../pagination.js';
 import { eventInScope } from '../event-in-scope.js';
 import { connectionOf } from './connection.js';
-import { PersonRef, personFields, visiblePerson } from './person-fields.js';
+import { PersonRef, personFields } from './person-fields.js';
 import { AttendeeRef, OrderRef, RelationshipRef } from './refs.js';
 
 AttendeeRef.implement({
@@ -17,14 +17,12 @@ AttendeeRef.implement({
     ...personFields(t, 'Attendee'),
     orders: t.field({
       type: [OrderRef],
-      // An erased person's orders stay (pseudonymised); other consent states can hide them.
-      resolve: (a, _args, { data }) =>
-        a.consentMasks.orders === undefined ? data.ordersOfAttendee.load({ tenantId: a.tenantId, id: a.id }) : [],
+      // The masking view decides: an erased person's orders stay (pseudonymised), other states can hide them.
+      resolve: (a, _args, { data }) => data.ordersOfAttendee.load({ tenantId: a.tenantId, id: a.id }),
     }),
     relationships: t.field({
       type: [RelationshipRef],
       resolve: async (a, _args, { data }) => {
-        if (!visiblePerson(a, 'relationships')) return [];
         const rows = await data.relationshipsOfAttendee.load({ tenantId: a.tenantId, id: a.id });
         return rows.map((row) => ({ row, of: a }));
       },
@@ -43,7 +41,7 @@ builder.queryFields((t) => ({
       const limit = pageSize(args.first);
       const after = decodeCursor(args.after, 2, isAttendeeIdCursor) as AttendeeCursor | undefined;
       const event = await eventInScope(data, args.eventId);
-      const rows = await data.run((db) => listAttendees(db, data.scope, { limit: limit + 1, after, event }, data.personReads));
+      const rows = await data.run((db) => listAttendees(db, data.scope, { limit: limit + 1, after, event }));
       return toConnection(rows, limit, (row) => [row.tenantId, row.id]);
     },
   }),
@@ -53,7 +51,7 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, args, { data }) => {
       const id = String(args.id);
-      const row = isAttendeeId(id) ? await data.run((db) => findAttendee(db, data.scope, id, data.personReads)) : undefined;
+      const row = isAttendeeId(id) ? await data.run((db) => findAttendee(db, data.scope, id)) : undefined;
       if (row === undefined) throw new NotFoundError('Attendee');
       return row;
     },

@@ -1,4 +1,4 @@
-import { audienceCounts, marketingAudience, type AudienceDimension, type MarketingMemberRow } from '../../db/queries/audience.js';
+import { audienceCounts, marketingAudience, type AudienceBucketRow, type AudienceDimension, type MarketingMemberRow } from '../../db/queries/audience.js';
 import { FieldNotPermittedError } from '../../errors.js';
 import { builder, personal } from '../builder.js';
 import { eventInScope } from '../event-in-scope.js';
@@ -10,11 +10,15 @@ const AudienceDimensionEnum = builder.enumType('AudienceDimension', {
   description: 'AGE_RANGE and COUNTRY (of residency) describe people; TICKET_TYPE counts people holding a ticket of the type.',
 });
 
-const AudienceBucketRef = builder.objectRef<{ value: string; count: number | null }>('AudienceBucket').implement({
-  description: 'People per value; `count` is null when fewer people than the minimum group size (5) share it.',
+const AudienceBucketRef = builder.objectRef<AudienceBucketRow>('AudienceBucket').implement({
+  description:
+    'People per value. Buckets under the minimum group size (5) are hidden, and reported together as one bucket with value ' +
+    'SUPPRESSED and `suppressed: true`, whose count shows only when it is at least 5; the smallest visible buckets are hidden ' +
+    'too when needed, so that no total minus the visible buckets recovers a hidden count.',
   fields: (t) => ({
     value: t.exposeString('value'),
-    count: t.exposeInt('count', { nullable: true }),
+    count: t.exposeInt('people', { nullable: true }),
+    suppressed: t.exposeBoolean('suppressed'),
   }),
 });
 
@@ -35,23 +39,25 @@ builder.queryFields((t) => ({
       const limit = pageSize(args.first);
       const after = decodeCursor(args.after, 2, isAttendeeIdCursor) as [string, string] | undefined;
       const event = await eventInScope(data, args.eventId);
-      const rows = await data.run((db) => marketingAudience(db, data.scope, { limit: limit + 1, after, event }, data.personReads));
+      const rows = await data.run((db) => marketingAudience(db, data.scope, { limit: limit + 1, after, event }));
       return toConnection(rows, limit, (row) => [row.tenantId, row.attendeeId]);
     },
   }),
   audienceBreakdown: t.field({
     type: [AudienceBucketRef],
     args: { eventId: t.arg.id(), dimension: t.arg({ type: AudienceDimensionEnum, required: true }) },
-    resolve: async (_root, args, { data, decision }) => {
+    resolve: async (_root, args, { data, decision, trail }) => {
       const dimension: AudienceDimension = args.dimension;
       // The dimension may arrive in a variable, so this check cannot wait for validation; it
-      // still runs before anything is read.
-      if (!decision.canAggregate(dimension)) {
+      // still runs before anything is read (and the database refuses it again).
+      const category = decision.aggregateCategory(dimension);
+      if (category === undefined || !decision.canAggregate(dimension)) {
         throw new FieldNotPermittedError(decision.purpose, [`Query.audienceBreakdown(dimension: ${dimension})`]);
       }
       const event = await eventInScope(data, args.eventId);
-      const counts = await data.run((db) => audienceCounts(db, data.scope, dimension, event, data.personReads));
-      return counts.map(({ value, people }) => ({ value, count: people >= decision.minimumGroupSize ? people : null }));
+      const buckets = await data.run((db) => audienceCounts(db, dimension, event));
+      trail.aggregate('Query.audienceBreakdown', dimension, category);
+      return buckets;
     },
   }),
 }));

@@ -43,7 +43,7 @@ function targetPerson(caller: Caller, personId: string | number): string {
 const requester = (caller: Caller) => ({ subject: caller.subject, role: caller.role });
 
 async function consentOf(context: GraphQLContext, personId: string): Promise<ConsentValue> {
-  const person = await context.data.run((db) => findPerson(db, personId, context.data.personReads));
+  const person = await context.data.run((db) => findPerson(db, personId));
   const consent = person === undefined ? null : consentValueOf(person);
   if (consent === null) throw new NotFoundError('Person');
   return consent;
@@ -122,8 +122,12 @@ builder.objectField(DataSubjectRef, 'export', (t) =>
   t.field({
     type: 'JSONObject',
     description: 'Everything held about the person, as one machine-readable document (access and portability). Recorded as an ACCESS request.',
-    resolve: (person, _args, { caller, data }) =>
-      data.run((db) => exportPerson(db, data.scope, requester(caller), person.personId, data.personReads)),
+    resolve: async (person, _args, { caller, data, trail }) => {
+      const { document, disclosed } = await data.run((db) => exportPerson(db, data.scope, requester(caller), person.personId));
+      // The log records what the document holds as if each field had been read (POLICY.md).
+      for (const [type, field, value] of disclosed) trail.read(type, field, person, value);
+      return document;
+    },
   }),
 );
 
@@ -191,7 +195,7 @@ builder.mutationFields((t) => ({
       const personId = targetPerson(context.caller, args.personId);
       const corrections = toCorrections(args.input as Record<string, unknown>);
       await context.data.run((db) => rectify(db, requester(context.caller), personId, corrections));
-      const person = await context.data.run((db) => findPerson(db, personId, context.data.personReads));
+      const person = await context.data.run((db) => findPerson(db, personId));
       if (person === undefined) throw new NotFoundError('Person');
       return person;
     },

@@ -30,7 +30,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: 'The data subject in the token (role data_subject, purpose self-service).',
     resolve: async (_root, _args, { caller, data }) =>
-      (await data.run((db) => findPerson(db, caller.subject, data.personReads))) ?? null,
+      (await data.run((db) => findPerson(db, caller.subject))) ?? null,
   }),
   dataSubject: t.field({
     type: DataSubjectRef,
@@ -39,7 +39,7 @@ builder.queryFields((t) => ({
     args: { personId: t.arg.id({ required: true }) },
     resolve: async (_root, args, { data }) => {
       const personId = String(args.personId);
-      const person = isLookupableId(personId) ? await data.run((db) => findPerson(db, personId, data.personReads)) : undefined;
+      const person = isLookupableId(personId) ? await data.run((db) => findPerson(db, personId)) : undefined;
       if (person === undefined) throw new NotFoundError('Person');
       return person;
     },

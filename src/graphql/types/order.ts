@@ -2,7 +2,6 @@ import { findOrdersById } from '../../db/queries/orders.js';
 import { NotFoundError } from '../../errors.js';
 import { builder, personal } from '../builder.js';
 import { isLookupableId } from '../pagination.js';
-import { reveal } from '../reveal.js';
 import { EventRef, OrderRef, TicketRef } from './refs.js';
 
 OrderRef.implement({
@@ -22,10 +21,7 @@ OrderRef.implement({
     totalCents: t.exposeInt('totalCents', { nullable: true }),
     currency: t.exposeString('currency', { nullable: true }),
     status: t.exposeString('status', { nullable: true }),
-    paymentRef: t.string({
-      nullable: true,
-      resolve: (order, _args, context) => reveal(context, 'Order.paymentRef', order.paymentRef),
-    }),
+    paymentRef: t.exposeString('paymentRef', { nullable: true }),
     tickets: t.field({
       type: [TicketRef],
       resolve: (order, _args, { data }) => data.ticketsOfOrder.load({ tenantId: order.tenantId, id: order.id }),

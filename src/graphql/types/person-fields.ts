@@ -1,19 +1,14 @@
 import type { PersonFields } from '../../db/queries/person-columns.js';
-import { PERSON_MASKABLE_FIELDS, type PersonMaskableField } from '../../policy/policy.js';
+import { PERSON_MASKABLE_FIELDS } from '../../policy/policy.js';
 import { builder, type GatewaySchemaTypes } from '../builder.js';
-import type { GraphQLContext } from '../context.js';
-import { reveal } from '../reveal.js';
 import { AddressRef } from './address.js';
 import { ConsentStateRef, consentValueOf } from './consent-state.js';
 import { MaskedFieldRef, type MaskedFieldValue } from './masked-field.js';
 import { DeviceRef, SupportCaseRef, UsageEventRef } from './person-details.js';
 
-/** Whether a person's collection may be read: they exist (not erased) and no consent state masks it. */
-export function visiblePerson<Row extends PersonFields>(
-  row: Row,
-  field: PersonMaskableField,
-): row is Row & { personId: string } {
-  return row.personId !== null && row.consentMasks[field] === undefined;
+/** Whether a person is there to read collections of (an erased person's attendee rows point at nobody). */
+function present<Row extends PersonFields>(row: Row): row is Row & { personId: string } {
+  return row.personId !== null;
 }
 
 type PersonStringField = 'name' | 'email' | 'phone' | 'ageRange' | 'company' | 'jobTitle' | 'industry' | 'webPresence';
@@ -29,7 +24,8 @@ export function personFields<Row extends PersonFields>(
   const personalString = (field: PersonStringField) =>
     t.string({
       nullable: true,
-      resolve: (row: Row, _args: object, context: GraphQLContext) => reveal(context, `${typeName}.${field}`, row[field]),
+      // Masked in the database already (purpose level, partial, hash, the person's state).
+      resolve: (row: Row) => row[field],
     });
   return {
     name: personalString('name'),
@@ -62,16 +58,16 @@ export function personFields<Row extends PersonFields>(
     }),
     devices: t.field({
       type: [DeviceRef],
-      resolve: (row, _args, { data }) => (visiblePerson(row, 'devices') ? data.devicesOfPerson.load(row.personId) : []),
+      resolve: (row, _args, { data }) => (present(row) ? data.devicesOfPerson.load(row.personId) : []),
     }),
     usage: t.field({
       type: [UsageEventRef],
       description: 'Pages and features used (usage analytics).',
-      resolve: (row, _args, { data }) => (visiblePerson(row, 'usage') ? data.usageOfPerson.load(row.personId) : []),
+      resolve: (row, _args, { data }) => (present(row) ? data.usageOfPerson.load(row.personId) : []),
     }),
     supportCases: t.field({
       type: [SupportCaseRef],
-      resolve: (row, _args, { data }) => (visiblePerson(row, 'supportCases') ? data.supportCasesOfPerson.load(row.personId) : []),
+      resolve: (row, _args, { data }) => (present(row) ? data.supportCasesOfPerson.load(row.personId) : []),
     }),
     masked: t.field({
       type: [MaskedFieldRef],
