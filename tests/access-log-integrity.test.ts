@@ -340,10 +340,11 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
 
     async function insertEntry(trx: Kysely<Database>, row: AccessLogRow, seq: string, hashes: { content: string; prev: string; hash: string }) {
       await sql`insert into access_log (seq, at, actor, role, tenant_id, purpose, operation_name, request_id, token_id, client_address,
-          subjects, fields, masked, exposure, outcome, error_code, content_hash, prev_hash, hash)
+          subjects, fields, masked, exposure, outcome, error_code, correlation_id, masked_by_subject, aggregates, content_hash, prev_hash, hash)
         values (${seq}::bigint, ${row.at}, ${row.actor}, ${row.role}, ${row.tenantId}, ${row.purpose}, ${row.operationName}, ${row.requestId},
           ${row.tokenId}, ${row.clientAddress}, ${[...row.subjects]}::text[], ${[...row.fields]}::text[], ${[...row.masked]}::text[],
-          ${JSON.stringify(row.exposure)}::jsonb, ${row.outcome}, ${row.errorCode}, ${hashes.content}, ${hashes.prev}, ${hashes.hash})`.execute(trx);
+          ${JSON.stringify(row.exposure)}::jsonb, ${row.outcome}, ${row.errorCode}, ${row.correlationId}, ${JSON.stringify(row.maskedBySubject)}::jsonb,
+          ${[...row.aggregates]}::text[], ${hashes.content}, ${hashes.prev}, ${hashes.hash})`.execute(trx);
     }
 
     it('a forged entry appended with a made-up hash', async () => {
@@ -360,8 +361,8 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
         const { original, forged, forgedHash } = await forgedCopy(trx, middle());
         await insertEntry(trx, forged, original.seq, {
           content: forgedHash,
-          prev: original.prevHash,
-          hash: chainHash(original.prevHash, original.seq, forgedHash),
+          prev: original.prevHash!,
+          hash: chainHash(original.prevHash!, original.seq, forgedHash),
         });
       }, { seq: middle(), kind: /^REORDERED_OR_INSERTED$/ });
     });

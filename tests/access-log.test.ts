@@ -28,6 +28,9 @@ interface LogRow {
   exposure: Record<string, string[]>;
   outcome: string;
   error_code: string | null;
+  correlation_id: string | null;
+  masked_by_subject: Record<string, string[]>;
+  aggregates: string[];
 }
 
 interface Sent<T> {
@@ -91,6 +94,9 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
           'exposure',
           'outcome',
           'error_code',
+          'correlation_id',
+          'masked_by_subject',
+          'aggregates',
         ])
         .where(where)
         .orderBy('at', 'desc')
@@ -139,12 +145,16 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
     return { status: response.status, body, requestId, echoedRequestId: response.headers.get('x-request-id'), entries };
   }
 
-  /** Exactly one entry, carrying the request's id and the caller's token. */
+  /**
+   * Exactly one entry, carrying the gateway's own request id (the one it answered with), the
+   * caller's X-Request-Id beside it as the correlation id, and the caller's token.
+   */
   function onlyEntry(sent: Sent<unknown>, who: Caller): LogRow {
     expect(sent.entries, JSON.stringify(sent.body)).toHaveLength(1);
     const entry = sent.entries[0]!;
-    expect(sent.echoedRequestId).toBe(sent.requestId);
-    expect(entry.request_id).toBe(sent.requestId);
+    expect(entry.request_id).toBe(sent.echoedRequestId);
+    expect(entry.request_id).not.toBe(sent.requestId);
+    expect(entry.correlation_id).toBe(sent.requestId);
     expect(entry.actor).toBe(who.sub);
     expect(entry.role).toBe(who.claims.roles[0]);
     expect(entry.token_id).toBe(who.jti);
@@ -333,7 +343,8 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
         const sent = await send({ query, as: admin, purpose: 'ticketing' });
         expect(sent.body.errors).toBeUndefined();
         expect(sent.entries).toEqual([]);
-        expect(sent.echoedRequestId).toBe(sent.requestId);
+        // The gateway's own id, never the caller's.
+        expect(sent.echoedRequestId).toMatch(/^[0-9a-f-]{36}$/);
       }
     });
 
@@ -396,7 +407,13 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
       expect(exported.body.errors).toBeUndefined();
       const entry = onlyEntry(exported, officer);
       expect(entry.subjects).toEqual([person]);
-      expect(entry.fields).toEqual(['DataSubject.export']);
+      // An export records what it contained as if each field had been read (POLICY.md).
+      expect(entry.fields).toEqual(
+        expect.arrayContaining(['DataSubject.export', 'DataSubject.email', 'DataSubject.billingAddress', 'DataSubject.devices', 'DataSubject.supportCases']),
+      );
+      expect(entry.exposure[person]).toEqual(
+        expect.arrayContaining(['user.contact.email', 'user.contact.address', 'user.device', 'user.communication', 'user.privacy_request']),
+      );
     });
 
     it('marketingAudience records exactly the people whose hashes were returned', async () => {
@@ -665,7 +682,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
     );
     const admin = await caller({ roles: ['organizer_admin'], tenant: TENANT });
     const target = await attendeeWithOrders(TENANT);
-    await sql`revoke select on tickets from custodian_app`.execute(fixture.database.owner.db);
+    await sql`revoke select on masked.tickets from custodian_app`.execute(fixture.database.owner.db);
     let body: GraphQLResponse['body'];
     try {
       const response = await fetch(logged.url, {
@@ -675,7 +692,7 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
       });
       body = (await response.json()) as GraphQLResponse['body'];
     } finally {
-      await sql`grant select on tickets to custodian_app`.execute(fixture.database.owner.db);
+      await sql`grant select on masked.tickets to custodian_app`.execute(fixture.database.owner.db);
       await logged.close();
     }
     expect(body.errors?.length).toBeGreaterThan(0);

@@ -108,16 +108,18 @@ export async function createTestDatabase(
   };
 }
 
-/** Runs raw SQL as the application role with an optional tenant, exactly as a buggy query would. */
+/** Runs raw SQL as the application role with an optional scope, tenant and purpose, exactly as a buggy query would. */
 export async function rawAsApp<T>(
   database: TestDatabase,
   statement: string,
-  settings: { scope?: string; tenant?: string } = {},
+  settings: { scope?: string; tenant?: string; person?: string; purpose?: string } = {},
 ): Promise<T[]> {
   return database.app.db.transaction().execute(async (trx) => {
     await sql`select set_config('role', 'custodian_app', true)`.execute(trx);
     if (settings.scope !== undefined) await sql`select set_config('app.scope', ${settings.scope}, true)`.execute(trx);
     if (settings.tenant !== undefined) await sql`select set_config('app.tenant_id', ${settings.tenant}, true)`.execute(trx);
+    if (settings.person !== undefined) await sql`select set_config('app.person_id', ${settings.person}, true)`.execute(trx);
+    if (settings.purpose !== undefined) await sql`select set_config('app.purpose', ${settings.purpose}, true)`.execute(trx);
     const result = await sql.raw<T>(statement).execute(trx);
     return result.rows;
   });
