@@ -183,10 +183,12 @@ const KEY_COLUMNS: Record<string, string> = {
 };
 
 export async function up(db: Kysely<unknown>): Promise<void> {
+  // Roles are shared by the server's databases; another database's migration may be creating it too.
   await sql`
     do $$ begin
       create role custodian_reader nologin;
-    exception when duplicate_object or unique_violation then null;
+    exception when others then
+      if not exists (select 1 from pg_roles where rolname = 'custodian_reader') then raise; end if;
     end $$;
   `.execute(db);
   // The migrating role hands the views to custodian_reader, which needs it to be a member.

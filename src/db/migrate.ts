@@ -29,7 +29,17 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationRe
  */
 export async function ensureApplicationLogin(db: Kysely<Database>, password: string | undefined): Promise<void> {
   const passwordClause = password === undefined ? sql`` : sql` password ${sql.lit(password)}`;
-  await sql`alter role ${sql.id(APP_ROLE)} login nosuperuser nobypassrls nocreatedb nocreaterole${passwordClause}`.execute(db);
+  // Roles are shared by every database of the server: migrating two databases at once can race on
+  // the same role row ("tuple concurrently updated"), which a retry settles.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await sql`alter role ${sql.id(APP_ROLE)} login nosuperuser nobypassrls nocreatedb nocreaterole${passwordClause}`.execute(db);
+      return;
+    } catch (error) {
+      if (attempt >= 5 || !/tuple concurrently updated/.test((error as Error).message)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
 }
 
 /** Monthly access-log partitions from this month to `monthsAhead` months on (idempotent). */
