@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { accessLevel, CONSENT_STATES, PERSON_MASKABLE_FIELDS, type ConsentStateName, type MaskReason, type Policy } from './policy.js';
+import { accessLevel, categoryOf, CONSENT_STATES, PERSON_MASKABLE_FIELDS, type ConsentStateName, type MaskReason, type Policy } from './policy.js';
 
 /** The category whose readability decides whether a purpose may learn a person's consent-derived reasons. */
 export const CONSENT_CATEGORY = 'user.consent';
@@ -55,10 +55,16 @@ export function databasePolicy(policy: Policy): DatabasePolicy {
     }
     const readsConsent = levels[CONSENT_CATEGORY] !== undefined;
     const rules = policy.consent.filter((rule) => rule.purposes.has(purpose));
+    // A reason is only ever about a field the purpose reads: one it cannot read says nothing, and
+    // a reason on it would tell the purpose about the person's state.
+    const readable = PERSON_MASKABLE_FIELDS.filter((field) => {
+      const category = categoryOf(policy, 'Attendee', field) ?? categoryOf(policy, 'DataSubject', field);
+      return category !== undefined && levels[category] !== undefined;
+    });
     const reasons: PurposeRow['reasons'] = {};
     for (const states of combinations) {
       const masked: Record<string, MaskReason> = {};
-      for (const field of PERSON_MASKABLE_FIELDS) {
+      for (const field of readable) {
         const rule = rules.find((r) => states.includes(r.state) && r.fields.includes(field));
         if (rule !== undefined) masked[field] = readsConsent ? rule.reason : 'WITHHELD';
       }
