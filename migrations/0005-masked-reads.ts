@@ -73,37 +73,43 @@ const personValues = (reasons: string) => PERSON_COLUMNS.map((c) => `${revealed(
 /** The current purpose's row of the policy: none (so every view is empty) when no declared purpose is set. */
 const CURRENT_POLICY = `access_policy pol on pol.purpose = current_setting('app.purpose', true)`;
 
-/** A person's states, reasons and list/aggregate membership for the purpose, from their consent row. */
+/**
+ * A person's mask reasons and list membership for the purpose, from their consent row. The states
+ * themselves stay inside the view: a purpose learns of them only what the reasons it may see say.
+ */
 const personState = (exists: string) => `cross join lateral (
-      select st.states,
-        coalesce(pol.reasons -> array_to_string(st.states, ','), '{}'::jsonb) as reasons,
-        not (pol.unlisted && st.states) as listed,
-        not (pol.uncounted && st.states) as counted
+      select coalesce(pol.reasons -> array_to_string(st.states, ','), '{}'::jsonb) as reasons,
+        not (pol.unlisted && st.states) as listed
       from (select custodian_person_states(${exists}, c.restricted, c.objection, c.marketing, c.do_not_sell, c.enrichment) as states) st
     ) s`;
+
+/** People are rows only for a purpose that reads someone per person (not for aggregate-only purposes). */
+const READS_PEOPLE = `(pol.levels ? 'user.unique_id.pseudonymous' or pol.levels ? 'user.unique_id.platform')`;
 
 const VIEWS: readonly [name: string, body: string][] = [
   [
     'people',
-    `select p.id as person_id, s.states, s.reasons as mask_reasons, s.listed, s.counted,
+    `select p.id as person_id, s.reasons as mask_reasons, s.listed,
       ${personValues('s.reasons')}
     from people p
     join ${CURRENT_POLICY}
     left join consents c on c.person_id = p.id
     left join enrichments en on en.person_id = p.id
-    ${personState('true')}`,
+    ${personState('true')}
+    where ${READS_PEOPLE}`,
   ],
   [
     // A person as one tenant knows them. An erased person's attendee rows point at nobody.
     'attendees',
-    `select a.tenant_id, a.id, a.person_id, s.states, s.reasons as mask_reasons, s.listed, s.counted,
+    `select a.tenant_id, a.id, a.person_id, s.reasons as mask_reasons, s.listed,
       ${personValues('s.reasons')}
     from attendees a
     join ${CURRENT_POLICY}
     left join people p on p.id = a.person_id
     left join consents c on c.person_id = a.person_id
     left join enrichments en on en.person_id = a.person_id
-    ${personState('a.person_id is not null')}`,
+    ${personState('a.person_id is not null')}
+    where ${READS_PEOPLE}`,
   ],
   [
     // Orders exist for a purpose that reads transactions or tickets per person, and not for a
@@ -206,7 +212,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     aggregable text[] not null,
     -- a person's states (comma-joined, in custodian_person_states order) -> { field: reason }
     reasons jsonb not null,
-    -- states that leave a person out of lists, and out of aggregates, for this purpose
+    -- states that leave a person out of lists, and out of aggregates (masked.audience_breakdown), for this purpose
     unlisted text[] not null,
     uncounted text[] not null,
     -- aggregate dimension -> category, and the smallest bucket shown

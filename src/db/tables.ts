@@ -166,25 +166,13 @@ export interface Database {
  * The application role reads person-linked data only through the `masked` views (migration 0005):
  * each value as the transaction's purpose may read it, null where a person's state masks it.
  */
-interface MaskedPersonColumns {
-  states: string[];
+type Masked<T> = { [K in keyof T]: (T[K] extends ColumnType<infer S, unknown, unknown> ? S : T[K]) | null };
+
+interface MaskedPersonColumns extends Masked<Omit<PeopleTable, 'id'>> {
   /** field → reason, for the fields this person's states mask for the purpose. */
   mask_reasons: Record<string, string>;
-  /** Whether the person belongs in list reads, and in aggregates, for the purpose. */
+  /** Whether the person belongs in list reads for the purpose. */
   listed: boolean;
-  counted: boolean;
-  name: string | null;
-  email: string | null;
-  phone: string | null;
-  billing_line1: string | null;
-  billing_city: string | null;
-  billing_region: string | null;
-  billing_postal_code: string | null;
-  billing_country: string | null;
-  age_range: string | null;
-  residency: string | null;
-  created_at: Date | null;
-  last_active_at: Date | null;
   company: string | null;
   job_title: string | null;
   industry: string | null;
