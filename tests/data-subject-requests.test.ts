@@ -39,6 +39,11 @@ interface Caller {
   sub?: string;
   tenant?: string;
 }
+/**
+ * An erasure is verified through every role's reads before and after (dozens of requests): a
+ * ceiling for a machine several times slower than a quiet one, not a timing assertion.
+ */
+const ERASURE_CEILING = 300_000;
 const OFFICER: Caller = { roles: ['privacy_officer'], sub: 'officer-ada', purpose: 'legal-compliance' };
 const ANALYST: Caller = { roles: ['analyst'], sub: 'job-analytics', purpose: 'analytics' };
 const asPerson = (personId: string): Caller => ({ roles: ['data_subject'], sub: personId, purpose: 'self-service' });
@@ -339,12 +344,12 @@ describe.each(DATABASE_KINDS)('data-subject requests over HTTP (%s)', (kind) => 
   it('erasure by a privacy officer: nothing personal is reachable, orders are kept and still counted', async () => {
     // per-1-0013 (US-CA): two tenants, relationships, a support case, marketing consent.
     await eraseAndVerify('per-1-0013', OFFICER, 45);
-  });
+  }, ERASURE_CEILING);
 
   it('erasure by the person themself, with the GDPR deadline', async () => {
     // per-1-0047 (EU-IE): three tenants, relationships, marketing consent.
     await eraseAndVerify('per-1-0047', asPerson('per-1-0047'), 30);
-  });
+  }, ERASURE_CEILING);
 
   it('re-importing the demo file does not bring erased people back', async () => {
     const erased = (await owner().selectFrom('data_subject_requests').select('person_id').where('kind', '=', 'ERASURE').execute()).map((r) => r.person_id);
