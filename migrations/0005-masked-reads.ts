@@ -264,7 +264,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
    * value ever leaves it per person, with POLICY.md's suppression applied before anything is
    * returned: a bucket under the minimum size shows nothing, and hidden buckets are reported as one
    * SUPPRESSED bucket whose total is 0 or at least the minimum (complementary suppression: the
-   * smallest visible buckets are hidden too until it is), so no difference recovers a hidden count.
+   * smallest visible buckets are hidden too until it is), so no difference recovers a hidden count;
+   * a hidden total under the minimum with nothing visible returns no bucket, as nobody would.
    */
   await sql`create function masked.audience_breakdown(p_dimension text, p_event_tenant text, p_event_id text)
     returns table (value text, people integer, suppressed boolean)
@@ -318,8 +319,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         i := i - 1;
       end loop;
       return query select b ->> 'value', (b ->> 'people')::integer, false from jsonb_array_elements(visible) b order by 1;
-      if hidden_total > 0 then
-        return query select 'SUPPRESSED'::text, case when hidden_total >= pol.minimum_group_size then hidden_total end, true;
+      -- Hidden people are reported together only when they are at least the minimum: fewer (with
+      -- nothing visible) return no bucket at all, as for nobody, so even their existence stays hidden.
+      if hidden_total >= pol.minimum_group_size then
+        return query select 'SUPPRESSED'::text, hidden_total, true;
       end if;
     end $$`.execute(db);
 

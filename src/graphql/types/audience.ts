@@ -13,8 +13,8 @@ const AudienceDimensionEnum = builder.enumType('AudienceDimension', {
 const AudienceBucketRef = builder.objectRef<AudienceBucketRow>('AudienceBucket').implement({
   description:
     'People per value. Buckets under the minimum group size (5) are hidden, and reported together as one bucket with value ' +
-    'SUPPRESSED and `suppressed: true`, whose count shows only when it is at least 5; the smallest visible buckets are hidden ' +
-    'too when needed, so that no total minus the visible buckets recovers a hidden count.',
+    'SUPPRESSED and `suppressed: true` holding their total (always 5 or more); the smallest visible buckets are hidden too ' +
+    'when needed, so that no total minus the visible buckets recovers a hidden count. Fewer than 5 people in all: no bucket.',
   fields: (t) => ({
     value: t.exposeString('value'),
     count: t.exposeInt('people', { nullable: true }),
