@@ -12,25 +12,12 @@ import type { Database } from '../src/db/tables.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './support/test-database.js';
 import { createTestKeys, type TestKeys } from './support/test-keys.js';
 import { startTestGateway, type GraphQLResponse, type TestGateway } from './support/test-gateway.js';
+import { POLICY_MD_PURPOSES } from './support/policy-md.js';
 
 type Cell = 'full' | 'partial' | 'hash' | 'agg' | '—';
 
 /** POLICY.md's purpose columns, in its order, then security-audit (no column: it reads no personal field). */
-const POLICY_COLUMNS = [
-  'ticketing',
-  'event-checkin',
-  'event-communication',
-  'event-reminders',
-  'audience-insights',
-  'grant-reporting',
-  'marketing',
-  'customer-support',
-  'fraud-prevention',
-  'payment-processing',
-  'analytics',
-  'legal-compliance',
-  'self-service',
-] as const;
+const POLICY_COLUMNS = POLICY_MD_PURPOSES;
 type Purpose = (typeof POLICY_COLUMNS)[number] | 'security-audit';
 
 // Kept in POLICY.md's own layout so that a reviewer can hold the two side by side.

@@ -1,6 +1,7 @@
 import { getNamedType, isLeafType, isObjectType, type GraphQLSchema } from 'graphql';
 import type { AccessDecision } from '../../src/policy/access-decision.js';
 import type { Policy } from '../../src/policy/policy.js';
+import { POLICY_MD_PURPOSES } from './policy-md.js';
 
 /*
  * The privacy red-team suite's cases, generated from the schema and the policy: which Query fields
@@ -97,21 +98,7 @@ export function roleFor(policy: Policy, purpose: string): { role: string; scope:
  * carry as columns (`—` is absent). The suite checks schema/policy.yaml against it, and derives the
  * expected value of each view column from it.
  */
-export const POLICY_MD_PURPOSES = [
-  'ticketing',
-  'event-checkin',
-  'event-communication',
-  'event-reminders',
-  'audience-insights',
-  'grant-reporting',
-  'marketing',
-  'customer-support',
-  'fraud-prevention',
-  'payment-processing',
-  'analytics',
-  'legal-compliance',
-  'self-service',
-] as const;
+export { POLICY_MD_PURPOSES };
 const POLICY_MD_ROWS = `
 user.name             | full | full    | full | full | full | —   | —    | full    | full | full | —   | full | full
 user.contact.email    | full | partial | full | full | full | —   | hash | full    | full | —    | —   | full | full
