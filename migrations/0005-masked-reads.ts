@@ -83,8 +83,8 @@ const personState = (exists: string) => `cross join lateral (
       from (select custodian_person_states(${exists}, c.restricted, c.objection, c.marketing, c.do_not_sell, c.enrichment) as states) st
     ) s`;
 
-/** People are rows only for a purpose that reads someone per person (not for aggregate-only purposes). */
-const READS_PEOPLE = `(pol.levels ? 'user.unique_id.pseudonymous' or pol.levels ? 'user.unique_id.platform')`;
+/** People are rows only for a purpose that reads something about someone per person (not for aggregate-only purposes). */
+const READS_PEOPLE = 'pol.reads_people';
 
 const VIEWS: readonly [name: string, body: string][] = [
   [
@@ -208,6 +208,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     purpose text primary key,
     -- category -> full | partial | hash, for the categories this purpose reads per person
     levels jsonb not null,
+    -- whether it reads any personal (user.*) category per person; if not, no person is a row for it
+    reads_people boolean not null,
     -- categories this purpose may count people by (agg or full)
     aggregable text[] not null,
     -- a person's states (comma-joined, in custodian_person_states order) -> { field: reason }

@@ -10,8 +10,8 @@ export async function writeAccessPolicy(db: Kysely<Database>, policy: DatabasePo
   await db.transaction().execute(async (trx) => {
     await sql`delete from access_policy`.execute(trx);
     for (const row of policy.rows) {
-      await sql`insert into access_policy (purpose, levels, aggregable, reasons, unlisted, uncounted, dimensions, minimum_group_size, policy_hash)
-        values (${row.purpose}, ${JSON.stringify(row.levels)}::jsonb, ${row.aggregable}::text[], ${JSON.stringify(row.reasons)}::jsonb,
+      await sql`insert into access_policy (purpose, levels, reads_people, aggregable, reasons, unlisted, uncounted, dimensions, minimum_group_size, policy_hash)
+        values (${row.purpose}, ${JSON.stringify(row.levels)}::jsonb, ${row.readsPeople}, ${row.aggregable}::text[], ${JSON.stringify(row.reasons)}::jsonb,
           ${row.unlisted}::text[], ${row.uncounted}::text[], ${JSON.stringify(row.dimensions)}::jsonb, ${row.minimumGroupSize}, ${policy.hash})`.execute(trx);
     }
   });

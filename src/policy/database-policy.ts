@@ -12,6 +12,8 @@ export interface PurposeRow {
   purpose: string;
   /** category → per-person level; categories absent here are null in every view. */
   levels: Record<string, 'full' | 'partial' | 'hash'>;
+  /** Whether it reads any personal category per person: an aggregate-only purpose sees no person rows. */
+  readsPeople: boolean;
   /** Categories this purpose may count people by. */
   aggregable: string[];
   /** A person's states (comma-joined, in CONSENT_STATES order) → field → reason. */
@@ -73,6 +75,7 @@ export function databasePolicy(policy: Policy): DatabasePolicy {
     return {
       purpose,
       levels,
+      readsPeople: Object.keys(levels).some((category) => category.startsWith('user.')),
       aggregable,
       reasons,
       unlisted: rules.filter((r) => r.leftOutOfLists).map((r) => r.state),
