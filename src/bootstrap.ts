@@ -49,8 +49,13 @@ export async function readImportFile(file: string): Promise<unknown> {
   let text: string;
   try {
     text = await fs.promises.readFile(file, 'utf8');
-  } catch {
-    throw new ConfigurationError(`Cannot read the import file ${file}.`);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ConfigurationError(
+      code === 'ERR_STRING_TOO_LONG'
+        ? `The import file ${file} is larger than one JSON document can be here (about 512 MB): split it into several files and import each.`
+        : `Cannot read the import file ${file}${typeof code === 'string' ? ` (${code})` : ''}.`,
+    );
   }
   try {
     return JSON.parse(text);

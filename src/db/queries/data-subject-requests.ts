@@ -97,7 +97,8 @@ export async function erasedAmong(db: Kysely<Database>, personIds: readonly stri
     .selectFrom('data_subject_requests')
     .select('person_id')
     .where('kind', '=', 'ERASURE')
-    .where('person_id', 'in', [...personIds])
+    // One array parameter: an import may name more people than a statement may have parameters.
+    .where(sql<boolean>`person_id = any(${[...personIds]}::text[])`)
     .execute();
   return new Set(rows.map((row) => row.person_id));
 }
