@@ -6,6 +6,7 @@ import type { Config } from './config.js';
 import { openDatabase, type DatabaseHandle } from './db/database.js';
 import { ensureAccessLogPartitions, ensureApplicationLogin, migrateToLatest } from './db/migrate.js';
 import { pendingMigrations } from './db/pending-migrations.js';
+import { useApplicationRole } from './db/request-scope.js';
 import { assertSafeApplicationRole, inspectConnectedRole } from './db/role-check.js';
 import { ConfigurationError } from './errors.js';
 import type { Logger } from './logger.js';
@@ -41,7 +42,7 @@ export async function openOwnerDatabase(config: Config): Promise<DatabaseHandle>
 export async function migrateDatabase(owner: DatabaseHandle, config: Config): Promise<string[]> {
   const result = await migrateToLatest(owner.db);
   await ensureAccessLogPartitions(owner.db);
-  if (owner.kind === 'postgres') await ensureApplicationLogin(owner.db, config.appDbPassword);
+  if (owner.kind === 'postgres') await ensureApplicationLogin(owner.db, config.appDbPassword, config.appDbRole);
   return (result.results ?? []).map((r) => r.migrationName);
 }
 
@@ -103,6 +104,7 @@ export interface StartedGateway extends RunningGateway {
  */
 export async function startGateway(config: Config, logger: Logger): Promise<StartedGateway> {
   const policy: Policy = loadPolicyFile(config.policyFile);
+  useApplicationRole(config.appDbRole);
   const tracing: Tracing | undefined = startTracing(config.ops.otlpEndpoint);
   const { verifier, keys } = await createVerifierWithStatus(config, logger);
   let database: DatabaseHandle;

@@ -1,6 +1,6 @@
 import { Migrator, sql, type Kysely, type MigrationResultSet } from 'kysely';
 import { migrations } from '../../migrations/index.js';
-import { APP_ROLE } from './request-scope.js';
+import { GRANTS_ROLE } from './request-scope.js';
 import type { Database } from './tables.js';
 
 export class MigrationError extends Error {
@@ -24,12 +24,52 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationRe
 }
 
 /**
- * CONTRACT.md: `npm run migrate` creates or updates a LOGIN role custodian_app holding only the
- * grants the gateway needs (the migrations grant them); the password comes from APP_DB_PASSWORD.
+ * CONTRACT.md: `npm run migrate` creates or updates a LOGIN role holding only the grants the
+ * gateway needs (the migrations grant them to custodian_app); the password comes from
+ * APP_DB_PASSWORD. Roles are cluster-wide, so a server holding several Custodian databases gives
+ * each its own role (APP_DB_ROLE): that role is created here and given, in this database only,
+ * exactly custodian_app's privileges (copied, not inherited: membership in custodian_app would
+ * carry over to every database on the server). Migrating one database then never touches the
+ * login another database's gateway uses.
  */
-export async function ensureApplicationLogin(db: Kysely<Database>, password: string | undefined): Promise<void> {
+export async function ensureApplicationLogin(db: Kysely<Database>, password: string | undefined, role: string = GRANTS_ROLE): Promise<void> {
+  if (role !== GRANTS_ROLE) {
+    await sql`do $$ begin
+      create role ${sql.id(role)};
+    exception when duplicate_object or unique_violation then null;
+    end $$`.execute(db);
+    await copyPrivileges(db, GRANTS_ROLE, role);
+  }
   const passwordClause = password === undefined ? sql`` : sql` password ${sql.lit(password)}`;
-  await sql`alter role ${sql.id(APP_ROLE)} login nosuperuser nobypassrls nocreatedb nocreaterole${passwordClause}`.execute(db);
+  await sql`alter role ${sql.id(role)} login nosuperuser nobypassrls nocreatedb nocreaterole${passwordClause}`.execute(db);
+}
+
+/** Makes `to`'s privileges on this database's schema, tables and columns exactly `from`'s. */
+async function copyPrivileges(db: Kysely<Database>, from: string, to: string): Promise<void> {
+  const target = sql.id(to);
+  await sql`revoke all on all tables in schema public from ${target}`.execute(db);
+  await sql`revoke all on all sequences in schema public from ${target}`.execute(db);
+  await sql`revoke all on schema public from ${target}`.execute(db);
+  const schema = await sql<{ usage: boolean }>`select has_schema_privilege(${from}, 'public', 'USAGE') as usage`.execute(db);
+  if (schema.rows[0]?.usage === true) await sql`grant usage on schema public to ${target}`.execute(db);
+  const tables = await sql<{ relname: string; privilege: string }>`
+    select c.relname, a.privilege_type as privilege
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace, aclexplode(c.relacl) a
+    where n.nspname = 'public' and a.grantee = ${from}::regrole`.execute(db);
+  for (const row of tables.rows) await sql`grant ${sql.raw(privilegeKeyword(row.privilege))} on ${sql.table(row.relname)} to ${target}`.execute(db);
+  const columns = await sql<{ relname: string; attname: string; privilege: string }>`
+    select c.relname, att.attname, a.privilege_type as privilege
+    from pg_attribute att join pg_class c on c.oid = att.attrelid join pg_namespace n on n.oid = c.relnamespace, aclexplode(att.attacl) a
+    where n.nspname = 'public' and a.grantee = ${from}::regrole`.execute(db);
+  for (const row of columns.rows) {
+    await sql`grant ${sql.raw(privilegeKeyword(row.privilege))} (${sql.id(row.attname)}) on ${sql.table(row.relname)} to ${target}`.execute(db);
+  }
+}
+
+const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'USAGE']);
+function privilegeKeyword(privilege: string): string {
+  if (!PRIVILEGES.has(privilege)) throw new MigrationError(`Unexpected privilege ${privilege} on the application role.`);
+  return privilege;
 }
 
 /** Monthly access-log partitions from this month to `monthsAhead` months on (idempotent). */
