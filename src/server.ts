@@ -23,7 +23,7 @@ import { createReadiness, databaseReadiness, type Readiness } from './ops/readin
 import { traceQuery } from './ops/tracing.js';
 import { useHealth } from './ops/use-health.js';
 import { useRequestTelemetry } from './ops/use-request-telemetry.js';
-import { tracedRequestListener, tracedVerifier, useTracing } from './ops/use-tracing.js';
+import { tracedRequestListener, tracedVerifier, useExecutionTracing, useValidationTracing } from './ops/use-tracing.js';
 
 export interface GatewayOptions {
   database: DatabaseHandle;
@@ -99,7 +99,7 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       // First: health checks and metrics scrapes answer before anything GraphQL runs.
       useHealth({ readiness, metrics: options.ops?.metricsOnGatewayPort === false ? undefined : metrics }),
       ...(options.production ? [useDisableIntrospection()] : []),
-      useTracing(),
+      useValidationTracing(),
       useCaller({
         verifier: tracedVerifier(options.verifier),
         policy: options.policy,
@@ -109,6 +109,8 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       // Before useRequestTransaction: its write must run inside the request's transaction.
       useAccessLog({ db: options.database.db, policy: options.policy, logger }),
       useRequestTransaction({ db: options.database.db }),
+      // After the plugins that wrap execution: its span covers the access-log write and commit.
+      useExecutionTracing(),
       // After the plugins that wrap execution: introspection runs on the caller's own schema.
       useCallerSchema(),
       {

@@ -33,11 +33,11 @@ export function tracedVerifier(verifier: TokenVerifier): TokenVerifier {
 }
 
 /**
- * Spans for the policy (validation, where the field policy refuses an operation) and for
- * execution (resolvers, SQL and the access-log write beneath it), labelled with the caller's role
- * and purpose: names from the policy, never a person or a value.
+ * A span for the policy (validation, where the field policy refuses an operation), labelled with
+ * the caller's role and purpose: names from the policy, never a person or a value. Registered
+ * before useFieldPolicy, whose refusal is thrown after validation, so this span always ends.
  */
-export function useTracing(): Plugin {
+export function useValidationTracing(): Plugin {
   return {
     onValidate({ context: yogaContext }) {
       const request = (yogaContext as { request?: Request }).request;
@@ -50,6 +50,16 @@ export function useTracing(): Plugin {
         span.end();
       };
     },
+  };
+}
+
+/**
+ * A span for execution, active while it runs so the resolvers' SQL, the access-log write and the
+ * commit are its children. Registered after useAccessLog and useRequestTransaction, so that it
+ * wraps their work too.
+ */
+export function useExecutionTracing(): Plugin {
+  return {
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn((args) =>
         tracer().startActiveSpan('graphql.execute', async (span) => {
