@@ -70,7 +70,8 @@ export function useRequestTelemetry(options: RequestTelemetryOptions): Plugin {
     },
     onResponse({ request, response }) {
       const entry = observed.get(request);
-      if (entry === undefined) return;
+      // The GraphiQL page is not a GraphQL request.
+      if (entry === undefined || response.headers.get('content-type')?.startsWith('text/html')) return;
       const seconds = Number(process.hrtime.bigint() - entry.startedAt) / 1e9;
       const outcome = outcomeOf(response.status, entry);
       const caller = resolvedCallerOf(request)?.caller;
