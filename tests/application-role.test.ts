@@ -129,6 +129,39 @@ describe.runIf(adminUrl)('one application role per database on a shared server (
     expect(copied).toEqual(await privileges(GRANTS_ROLE));
   });
 
+  it("copies custodian_app's privileges in other schemas, on views and on functions, and takes back what it loses", async () => {
+    const site = sites[0]!;
+    await admin(async (client) => {
+      await client.query('create schema extra');
+      await client.query('create view extra.tenant_names as select id, name from tenants');
+      await client.query('create function extra.answer() returns int language sql as $$ select 42 $$');
+      await client.query('revoke all on function extra.answer() from public');
+      await client.query(`grant usage on schema extra to ${GRANTS_ROLE}`);
+      await client.query(`grant select on extra.tenant_names to ${GRANTS_ROLE}`);
+      await client.query(`grant execute on function extra.answer() to ${GRANTS_ROLE}`);
+    }, site.database);
+    const config = loadConfig({ APP_DB_ROLE: site.role, DATABASE_URL: urlFor(site.database) });
+    await migrateDatabase(owners[0]!, config);
+    const can = () =>
+      admin(
+        (client) =>
+          client
+            .query<{ usage: boolean; view: boolean; fn: boolean }>(
+              `select has_schema_privilege($1, 'extra', 'USAGE') as usage,
+                      has_table_privilege($1, 'extra.tenant_names', 'SELECT') as view,
+                      has_function_privilege($1, 'extra.answer()', 'EXECUTE') as fn`,
+              [site.role],
+            )
+            .then((r) => r.rows[0]),
+        site.database,
+      );
+    expect(await can()).toEqual({ usage: true, view: true, fn: true });
+    // A privilege custodian_app loses, the copy loses at the next migrate.
+    await admin((client) => client.query(`revoke execute on function extra.answer() from ${GRANTS_ROLE}`), site.database);
+    await migrateDatabase(owners[0]!, config);
+    expect(await can()).toEqual({ usage: true, view: true, fn: false });
+  });
+
   describe('the gateway serving as its database role', () => {
     let app: DatabaseHandle;
     let gateway: TestGateway;

@@ -44,29 +44,47 @@ export async function ensureApplicationLogin(db: Kysely<Database>, password: str
   await sql`alter role ${sql.id(role)} login nosuperuser nobypassrls nocreatedb nocreaterole${passwordClause}`.execute(db);
 }
 
-/** Makes `to`'s privileges on this database's schema, tables and columns exactly `from`'s. */
+/**
+ * Makes `to`'s privileges in this database exactly `from`'s: schema usage, tables and views,
+ * columns and functions, in every schema the migrations made (public, and any other).
+ */
 async function copyPrivileges(db: Kysely<Database>, from: string, to: string): Promise<void> {
   const target = sql.id(to);
-  await sql`revoke all on all tables in schema public from ${target}`.execute(db);
-  await sql`revoke all on all sequences in schema public from ${target}`.execute(db);
-  await sql`revoke all on schema public from ${target}`.execute(db);
-  const schema = await sql<{ usage: boolean }>`select has_schema_privilege(${from}, 'public', 'USAGE') as usage`.execute(db);
-  if (schema.rows[0]?.usage === true) await sql`grant usage on schema public to ${target}`.execute(db);
-  const tables = await sql<{ relname: string; privilege: string }>`
-    select c.relname, a.privilege_type as privilege
-    from pg_class c join pg_namespace n on n.oid = c.relnamespace, aclexplode(c.relacl) a
-    where n.nspname = 'public' and a.grantee = ${from}::regrole`.execute(db);
-  for (const row of tables.rows) await sql`grant ${sql.raw(privilegeKeyword(row.privilege))} on ${sql.table(row.relname)} to ${target}`.execute(db);
-  const columns = await sql<{ relname: string; attname: string; privilege: string }>`
-    select c.relname, att.attname, a.privilege_type as privilege
-    from pg_attribute att join pg_class c on c.oid = att.attrelid join pg_namespace n on n.oid = c.relnamespace, aclexplode(att.attacl) a
-    where n.nspname = 'public' and a.grantee = ${from}::regrole`.execute(db);
-  for (const row of columns.rows) {
-    await sql`grant ${sql.raw(privilegeKeyword(row.privilege))} (${sql.id(row.attname)}) on ${sql.table(row.relname)} to ${target}`.execute(db);
+  const schemas = await sql<{ nspname: string; usage: boolean }>`
+    select n.nspname, exists (select 1 from aclexplode(n.nspacl) a where a.grantee = ${from}::regrole and a.privilege_type = 'USAGE') as usage
+    from pg_namespace n
+    where n.nspname <> 'information_schema' and n.nspname not like 'pg\_%'`.execute(db);
+  for (const schema of schemas.rows) {
+    const name = sql.id(schema.nspname);
+    await sql`revoke all on all tables in schema ${name} from ${target}`.execute(db);
+    await sql`revoke all on all sequences in schema ${name} from ${target}`.execute(db);
+    await sql`revoke all on all functions in schema ${name} from ${target}`.execute(db);
+    await sql`revoke all on schema ${name} from ${target}`.execute(db);
+    if (schema.usage) await sql`grant usage on schema ${name} to ${target}`.execute(db);
   }
+  const relations = await sql<{ nspname: string; relname: string; privilege: string }>`
+    select n.nspname, c.relname, a.privilege_type as privilege
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace, aclexplode(c.relacl) a
+    where a.grantee = ${from}::regrole`.execute(db);
+  for (const row of relations.rows) {
+    await sql`grant ${sql.raw(privilegeKeyword(row.privilege))} on ${sql.id(row.nspname, row.relname)} to ${target}`.execute(db);
+  }
+  const columns = await sql<{ nspname: string; relname: string; attname: string; privilege: string }>`
+    select n.nspname, c.relname, att.attname, a.privilege_type as privilege
+    from pg_attribute att join pg_class c on c.oid = att.attrelid join pg_namespace n on n.oid = c.relnamespace, aclexplode(att.attacl) a
+    where a.grantee = ${from}::regrole`.execute(db);
+  for (const row of columns.rows) {
+    await sql`grant ${sql.raw(privilegeKeyword(row.privilege))} (${sql.id(row.attname)}) on ${sql.id(row.nspname, row.relname)} to ${target}`.execute(db);
+  }
+  // regprocedure prints a function's quoted, schema-qualified signature.
+  const functions = await sql<{ signature: string }>`
+    select p.oid::regprocedure::text as signature
+    from pg_proc p, aclexplode(p.proacl) a
+    where a.grantee = ${from}::regrole and a.privilege_type = 'EXECUTE'`.execute(db);
+  for (const row of functions.rows) await sql`grant execute on function ${sql.raw(row.signature)} to ${target}`.execute(db);
 }
 
-const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'USAGE']);
+const PRIVILEGES = new Set(['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER', 'USAGE', 'MAINTAIN']);
 function privilegeKeyword(privilege: string): string {
   if (!PRIVILEGES.has(privilege)) throw new MigrationError(`Unexpected privilege ${privilege} on the application role.`);
   return privilege;
