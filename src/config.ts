@@ -21,6 +21,19 @@ export interface Config {
   auth: AuthConfig;
   policyFile: string;
   demoDataFile: string;
+  /** Operations: where /metrics is served, how long a shutdown waits, traces. */
+  ops: OpsConfig;
+  /** The per-database application role the gateway serves as (APP_DB_ROLE). */
+  appDbRole: string;
+}
+
+export interface OpsConfig {
+  /** A separate port for /metrics; undefined serves it on the gateway's port. */
+  metricsPort: number | undefined;
+  /** How long SIGTERM waits for in-flight requests before closing their connections. */
+  shutdownTimeoutMs: number;
+  /** OTLP/HTTP endpoint for traces; undefined means no tracing. */
+  otlpEndpoint: string | undefined;
 }
 
 const projectRoot = path.resolve(import.meta.dirname, '..');
@@ -32,18 +45,42 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
+function portFrom(name: string, text: string): number {
+  const port = Number(text);
+  if (!/^\d{1,5}$/.test(text) || port > 65535) {
+    throw new ConfigurationError(`${name} must be a whole number from 0 to 65535, got "${text}".`);
+  }
+  return port;
+}
+
+/** A span such as 10000, 10000ms, 30s or 1m, in milliseconds. */
+function durationFrom(name: string, text: string): number {
+  const match = /^(\d+)\s*(ms|s|m)?$/.exec(text);
+  if (match === null) throw new ConfigurationError(`${name} must be a duration such as 10s, 500ms or 1m, got "${text}".`);
+  const unit = match[2] ?? 'ms';
+  return Number(match[1]) * (unit === 'm' ? 60_000 : unit === 's' ? 1000 : 1);
+}
+
+// A PostgreSQL role name the migrations can quote and the gateway can SET ROLE to.
+const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production';
-  const portText = nonEmpty(env.PORT) ?? '4000';
-  const port = Number(portText);
-  if (!/^\d{1,5}$/.test(portText) || port > 65535) {
-    throw new ConfigurationError(`PORT must be a whole number from 0 to 65535, got "${portText}".`);
-  }
+  const port = portFrom('PORT', nonEmpty(env.PORT) ?? '4000');
   const databaseUrl = nonEmpty(env.DATABASE_URL);
   const jwksUrl = nonEmpty(env.AUTH_JWKS_URL);
   const publicKeyFile = nonEmpty(env.AUTH_PUBLIC_KEY_FILE);
   const issuer = nonEmpty(env.AUTH_ISSUER);
   const audience = nonEmpty(env.AUTH_AUDIENCE);
+  const metricsPortText = nonEmpty(env.METRICS_PORT);
+  const otlpEndpoint = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (otlpEndpoint !== undefined && !/^https?:\/\/[^\s]+$/.test(otlpEndpoint)) {
+    throw new ConfigurationError(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL, got "${otlpEndpoint}".`);
+  }
+  const appDbRole = nonEmpty(env.APP_DB_ROLE) ?? 'custodian_app';
+  if (!ROLE_NAME.test(appDbRole)) {
+    throw new ConfigurationError(`APP_DB_ROLE must be a lower-case PostgreSQL role name (letters, digits, _), got "${appDbRole}".`);
+  }
   if (jwksUrl && publicKeyFile) {
     throw new ConfigurationError('Set AUTH_JWKS_URL or AUTH_PUBLIC_KEY_FILE, not both.');
   }
@@ -74,6 +111,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     policyFile: path.resolve(nonEmpty(env.POLICY_FILE) ?? path.join(projectRoot, 'schema', 'policy.yaml')),
     demoDataFile: path.join(projectRoot, 'fixtures', 'demo.json'),
+    ops: {
+      metricsPort: metricsPortText === undefined ? undefined : portFrom('METRICS_PORT', metricsPortText),
+      shutdownTimeoutMs: durationFrom('SHUTDOWN_TIMEOUT', nonEmpty(env.SHUTDOWN_TIMEOUT) ?? '10s'),
+      otlpEndpoint,
+    },
+    appDbRole,
   };
 }
 

@@ -1,11 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { GraphQLContext } from './graphql/context.js';
+import { ConfigurationError } from './errors.js';
 import { useAccessLog } from './graphql/plugins/use-access-log.js';
+import { useCallerSchema } from './graphql/plugins/use-caller-schema.js';
 import { useCaller } from './graphql/plugins/use-caller.js';
 import { useFieldPolicy } from './graphql/plugins/use-field-policy.js';
 import { useRequestTransaction } from './graphql/plugins/use-request-transaction.js';
@@ -14,6 +17,13 @@ import { describeErrorSafely, silentLogger, type Logger } from './logger.js';
 import { createDecisionCache } from './policy/access-decision.js';
 import { checkSchemaCoverage } from './policy/check-schema-coverage.js';
 import type { Policy } from './policy/policy.js';
+import { trackInFlight } from './ops/graceful-shutdown.js';
+import { GatewayMetrics } from './ops/metrics.js';
+import { createReadiness, databaseReadiness, type Readiness } from './ops/readiness.js';
+import { traceQuery } from './ops/tracing.js';
+import { useHealth } from './ops/use-health.js';
+import { useRequestTelemetry } from './ops/use-request-telemetry.js';
+import { tracedRequestListener, tracedVerifier, useExecutionTracing, useValidationTracing } from './ops/use-tracing.js';
 
 export interface GatewayOptions {
   database: DatabaseHandle;
@@ -21,10 +31,25 @@ export interface GatewayOptions {
   verifier: TokenVerifier;
   production: boolean;
   logger?: Logger;
+  /** Operations: health, readiness, metrics and the per-request log line (defaults: see gatewayOps). */
+  ops?: GatewayOps;
 }
 
-const GRAPHIQL_QUERY = `# Mint a token with: npm run token -- --role organizer_admin --tenant northwind-live
-# and put it in the Headers tab as shown there.
+export interface GatewayOps {
+  /** Prometheus metrics; one is made when absent. */
+  metrics?: GatewayMetrics;
+  /** /readyz; defaults to "the database answers and is migrated". */
+  readiness?: Readiness;
+  /** false when METRICS_PORT serves /metrics elsewhere. */
+  metricsOnGatewayPort?: boolean;
+  /** One log line per request goes here (undefined: none). */
+  requestLogger?: Logger;
+}
+
+export const GRAPHIQL_QUERY = `# Custodian. Mint a token in a terminal:
+#   npm run -s token -- --role organizer_admin --tenant northwind-live
+# and paste it into the Headers tab below in place of <token>. The explorer (Docs) and
+# autocomplete then show the fields this token's purpose may read.
 query FirstLook {
   viewer { sub role tenant purpose }
   events(first: 5) { edges { node { id name startsAt } } }
@@ -36,6 +61,13 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
   const schema = gatewaySchema();
   checkSchemaCoverage(options.policy, schema);
   const logger = options.logger ?? silentLogger;
+  const metrics = options.ops?.metrics ?? new GatewayMetrics(options.policy);
+  const readiness = options.ops?.readiness ?? createReadiness([databaseReadiness(options.database.db)]);
+  if (options.database.pool !== undefined) metrics.watchPool('app', options.database.pool);
+  options.database.queryListeners.add((event) => {
+    if (event.level === 'query' && /^insert into "access_log"/.test(event.query.sql)) metrics.observeAccessLogWrite(event.queryDurationMillis / 1000);
+    traceQuery(event);
+  });
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -45,9 +77,13 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       : {
           title: 'Custodian',
           defaultQuery: GRAPHIQL_QUERY,
-          headers: JSON.stringify({ Authorization: 'Bearer <token from npm run token>', 'X-Purpose': 'ticketing' }, null, 2),
+          defaultHeaders: GRAPHIQL_HEADERS,
+          headers: GRAPHIQL_HEADERS,
           shouldPersistHeaders: true,
         },
+    // GraphiQL's scripts and styles come inlined from the installed @graphql-yoga/render-graphiql,
+    // not from a CDN: the page works on a machine without internet.
+    renderGraphiQL,
     // The field policy is a validation rule that depends on the caller: a validation result cached
     // for one purpose must never answer for another. Parsing may still be cached.
     parserAndValidationCache: { validationCache: false },
@@ -60,9 +96,12 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       error: (...args: unknown[]) => logger.error('yoga.error', args.find((a) => a instanceof Error) ?? args[0]),
     },
     plugins: [
+      // First: health checks and metrics scrapes answer before anything GraphQL runs.
+      useHealth({ readiness, metrics: options.ops?.metricsOnGatewayPort === false ? undefined : metrics }),
       ...(options.production ? [useDisableIntrospection()] : []),
+      useValidationTracing(),
       useCaller({
-        verifier: options.verifier,
+        verifier: tracedVerifier(options.verifier),
         policy: options.policy,
         decide: createDecisionCache(options.policy),
       }),
@@ -70,6 +109,10 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       // Before useRequestTransaction: its write must run inside the request's transaction.
       useAccessLog({ db: options.database.db, policy: options.policy, logger }),
       useRequestTransaction({ db: options.database.db }),
+      // After the plugins that wrap execution: its span covers the access-log write and commit.
+      useExecutionTracing(),
+      // After the plugins that wrap execution: introspection runs on the caller's own schema.
+      useCallerSchema(),
       {
         onExecutionResult({ result }) {
           const errors = result !== undefined && 'errors' in result ? result.errors : undefined;
@@ -80,15 +123,33 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
           }
         },
       },
+      // Last: its onResponse reads the X-Request-Id useAccessLog sets.
+      useRequestTelemetry({ metrics, logger: options.ops?.requestLogger }),
     ],
   });
 }
 
+const GRAPHIQL_HEADERS = JSON.stringify({ Authorization: 'Bearer <token>', 'X-Purpose': 'ticketing' }, null, 2);
+
 export interface RunningGateway {
   url: string;
   server: Server;
+  /** Closes every connection at once (tests). */
   close(): Promise<void>;
+  /** Stops accepting, lets requests in flight finish for up to `timeoutMs`, then closes the rest. */
+  drain(timeoutMs: number): Promise<{ abandoned: number }>;
+  /** Requests received and not yet answered. */
+  inFlight(): number;
 }
+
+const LISTEN_FAILURES: Record<string, string> = {
+  EADDRINUSE: 'the port is already in use',
+  EADDRNOTAVAIL: 'that address is not one of this machine\'s',
+  EACCES: 'permission denied (ports below 1024 need privileges)',
+  ENOTFOUND: 'the host name does not resolve',
+  EAI_AGAIN: 'the host name could not be resolved',
+  EAFNOSUPPORT: 'that address family is not supported here',
+};
 
 /** Serves the gateway over HTTP on host:port (port 0 picks a free port). */
 export async function listen(
@@ -96,10 +157,19 @@ export async function listen(
   host: string,
   port: number,
 ): Promise<RunningGateway> {
-  const server = createServer(gateway);
+  const server = createServer(tracedRequestListener(gateway));
+  const inFlight = trackInFlight(server);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const why = LISTEN_FAILURES[error.code ?? ''];
+      reject(why === undefined ? error : new ConfigurationError(`Cannot listen on HOST "${host}", PORT ${port}: ${why} (${error.code}).`));
+    });
+    try {
+      server.listen(port, host, () => resolve());
+    } catch (error) {
+      // node throws synchronously for some malformed hosts.
+      reject(new ConfigurationError(`Cannot listen on HOST "${host}", PORT ${port}: ${(error as Error).message.split('\n')[0]}`));
+    }
   });
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -111,5 +181,7 @@ export async function listen(
         server.closeAllConnections();
         server.close((error) => (error ? reject(error) : resolve()));
       }),
+    drain: (timeoutMs) => inFlight.drain(timeoutMs),
+    inFlight: () => inFlight.inFlight,
   };
 }

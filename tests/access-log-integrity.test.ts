@@ -445,6 +445,6 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
       } finally {
         await restore(database, saved);
       }
-    }, 60_000);
+    }, 600_000);
   });
 });

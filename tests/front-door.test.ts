@@ -11,7 +11,7 @@ import { createTestKeys, TEST_AUDIENCE, TEST_ISSUER } from './support/test-keys.
 
 const run = promisify(execFile);
 // Each test starts real processes (tsx, PGlite, migrations): generous on a loaded two-core machine.
-vi.setConfig({ testTimeout: 120_000 });
+vi.setConfig({ testTimeout: 600_000 });
 const TSX = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
 const children: ChildProcess[] = [];
 
@@ -25,7 +25,7 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Starts `npm start`'s program and resolves with its URL once it serves, or rejects with its output if it exits. */
 function serve(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(TSX, ['src/cli/serve.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/serve.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   return new Promise((resolve, reject) => {

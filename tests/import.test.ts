@@ -17,6 +17,8 @@ type Row = Record<string, unknown>;
 type LooseFile = Record<string, Row[]>;
 
 const DEMO_FILE = path.join(projectRoot, 'fixtures', 'demo.json');
+// A ceiling, not an expectation: each subprocess starts Node, tsx and (mostly) a database.
+const SUBPROCESS_CEILING = 600_000;
 const demo = (): ImportFile => demoData() as ImportFile;
 
 /** Import report key → table it writes. */
@@ -511,10 +513,12 @@ function runSeed(args: readonly string[], env: Record<string, string>): Promise<
   // The caller's database settings must never leak into the child: it would import into them.
   const base = Object.fromEntries(Object.entries(process.env).filter(([key]) => !DATABASE_ENV.includes(key)));
   return new Promise((resolve) => {
+    // node --import tsx, not npx: no npm start-up on top of the command; no timeout of its own
+    // (a loaded machine may be many times slower), the test's ceiling applies.
     execFile(
-      'npx',
-      ['tsx', 'src/cli/seed.ts', ...args],
-      { cwd: projectRoot, env: { ...base, NODE_ENV: 'development', ...env }, timeout: 60_000 },
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/seed.ts', ...args],
+      { cwd: projectRoot, env: { ...base, NODE_ENV: 'development', ...env } },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
         // npx's own configuration warnings depend on the machine, not on the command under test.
@@ -560,7 +564,7 @@ describe('npm run seed -- --file (subprocess)', () => {
       expect(result.code).toBe(0);
       const counts = expectedCounts(demo());
       for (const [key, count] of Object.entries(counts)) expect(result.stdout).toContain(`${key} ${count}`);
-    }, 60_000);
+    }, SUBPROCESS_CEILING);
 
     it('refuses a bad file: exits 1, names row and field on stderr, writes nothing', async () => {
       const bad: LooseFile = {
@@ -583,7 +587,7 @@ describe('npm run seed -- --file (subprocess)', () => {
       const after = await countsInDataDir(dataDir);
       expect(after.counts).toEqual(expectedCounts(demo()));
       expect(after.tenants).not.toContain('cli-tenant');
-    }, 60_000);
+    }, SUBPROCESS_CEILING);
   });
 
   // These fail before any database is opened, so they can share nothing and run side by side.
@@ -593,7 +597,7 @@ describe('npm run seed -- --file (subprocess)', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain('Usage: npm run seed -- --file PATH');
       expect(result.stderr).not.toContain('Unexpected failure');
-    }, 60_000);
+    }, SUBPROCESS_CEILING);
 
     it('with a file that does not exist', async () => {
       const missing = path.join(work, 'no-such-file.json');
@@ -601,7 +605,7 @@ describe('npm run seed -- --file (subprocess)', () => {
       expect(result.code).toBe(1);
       expect(result.stderr).toContain(`Cannot read the import file ${missing}`);
       expect(result.stderr).not.toContain('Unexpected failure');
-    }, 60_000);
+    }, SUBPROCESS_CEILING);
 
     it('with a file that is not JSON, without quoting its contents', async () => {
       const file = path.join(work, 'people.csv');
@@ -612,7 +616,7 @@ describe('npm run seed -- --file (subprocess)', () => {
       expect(result.stderr).not.toContain('Unexpected failure');
       // A non-JSON file is often an export of people: its first bytes are personal data.
       expect(result.stderr).not.toMatch(/Marguerite|Oakenshaw|marguerite@/);
-    }, 60_000);
+    }, SUBPROCESS_CEILING);
   });
 
   describe.skipIf(!process.env.TEST_DATABASE_URL)('on PostgreSQL', () => {
@@ -633,6 +637,6 @@ describe('npm run seed -- --file (subprocess)', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('orders 86');
       expect(await tableCounts(database.owner.db)).toEqual(expectedCounts(demo()));
-    }, 60_000);
+    }, SUBPROCESS_CEILING);
   });
 });

@@ -10,7 +10,7 @@ runCli(async () => {
     process.stdout.write(applied.length === 0 ? 'The database is up to date.\n' : `Applied: ${applied.join(', ')}\n`);
     if (owner.kind === 'postgres') {
       process.stdout.write(
-        `Role custodian_app can log in${config.appDbPassword ? ' with APP_DB_PASSWORD' : ' (no password set: set APP_DB_PASSWORD)'}.\n`,
+        `Role ${config.appDbRole} can log in${config.appDbPassword ? ' with APP_DB_PASSWORD' : ' (no password set: set APP_DB_PASSWORD)'}.\n`,
       );
     }
   } finally {

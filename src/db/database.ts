@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
@@ -12,6 +12,10 @@ export interface DatabaseHandle {
   kind: DatabaseKind;
   db: Kysely<Database>;
   statements: StatementCounter;
+  /** Every statement Kysely finished (metrics, traces); listeners must not throw. */
+  queryListeners: Set<(event: LogEvent) => void>;
+  /** The node-postgres pool's counters; undefined on the embedded database. */
+  pool?: { readonly totalCount: number; readonly idleCount: number; readonly waitingCount: number };
   close(): Promise<void>;
 }
 
@@ -30,22 +34,28 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value) => value);
 
 export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHandle> {
   const statements = new StatementCounter();
+  const queryListeners = new Set<(event: LogEvent) => void>();
+  const log = (event: LogEvent) => {
+    statements.log(event);
+    for (const listener of queryListeners) listener(event);
+  };
   if (options.url !== undefined) {
     const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
     // A client whose server went away (idle in the pool, or mid-query) must not crash the
     // process: the query in flight fails on its own, and the pool replaces the client.
     pool.on('error', () => undefined);
     pool.on('connect', (client) => client.on('error', () => undefined));
-    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log: statements.log });
-    return { kind: 'postgres', db, statements, close: () => db.destroy() };
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
+    return { kind: 'postgres', db, statements, queryListeners, pool, close: () => db.destroy() };
   }
   const ownsInstance = options.pglite === undefined;
   const pglite = options.pglite ?? (await openEmbeddedPostgres(options.dataDir));
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), log: statements.log });
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), log });
   return {
     kind: 'pglite',
     db,
     statements,
+    queryListeners,
     close: async () => {
       // Kysely's PGlite driver closes the instance on destroy; a shared instance must outlive it.
       if (ownsInstance) await db.destroy();

@@ -8,7 +8,10 @@ export async function pendingMigrations(db: Kysely<Database>): Promise<string[]>
   try {
     const rows = await sql<{ name: string }>`select name from custodian_migrations`.execute(db);
     applied = new Set(rows.rows.map((r) => r.name));
-  } catch {
+  } catch (error) {
+    // Only "no migrations table yet" means nothing is applied; anything else (an unreachable
+    // database, a missing grant) is reported as what it is, not as missing migrations.
+    if ((error as { code?: unknown }).code !== '42P01') throw error;
     applied = new Set();
   }
   return Object.keys(migrations).filter((name) => !applied.has(name));

@@ -1,7 +1,19 @@
 import { sql, type ControlledTransaction, type Kysely } from 'kysely';
 import type { Database } from './tables.js';
 
-export const APP_ROLE = 'custodian_app';
+/** The role the migrations grant to; every application role holds exactly its privileges. */
+export const GRANTS_ROLE = 'custodian_app';
+
+/**
+ * The application role request transactions drop to: APP_DB_ROLE, set once at start-up
+ * (useApplicationRole). An exported `let` is a live binding, so every importer reads the
+ * configured name.
+ */
+export let APP_ROLE = GRANTS_ROLE;
+
+export function useApplicationRole(name: string): void {
+  APP_ROLE = name;
+}
 
 /** Whose rows a transaction may see; RLS in the database enforces it, the queries filter too. */
 export type DataScope =

@@ -34,7 +34,7 @@ export function assertSafeApplicationRole(facts: RoleFacts): void {
   if (problems.length > 0) {
     throw new UnsafeDatabaseRoleError(
       `Refusing to serve: database role "${facts.role}" ${problems.join(' and ')}. ` +
-        'Connect DATABASE_URL as custodian_app (created by npm run migrate).',
+        'Connect DATABASE_URL as the application role npm run migrate creates (APP_DB_ROLE, default custodian_app).',
     );
   }
 }

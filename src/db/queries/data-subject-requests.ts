@@ -63,7 +63,8 @@ export async function recordRequest(db: Kysely<Database>, request: NewRequest): 
     if (open !== undefined) {
       await db
         .updateTable('data_subject_requests')
-        .set({ completed_at: sql<Date>`now()`, details: JSON.stringify(request.details) })
+        // One clock: the completion is the moment of this request, never before the one it completes.
+        .set({ completed_at: sql<Date>`greatest(${request.requestedAt}::timestamptz, requested_at)`, details: JSON.stringify(request.details) })
         .where('id', '=', open.id)
         .execute();
       return (await selectRequests(db).where('id', '=', open.id).executeTakeFirstOrThrow());
@@ -78,7 +79,9 @@ export async function recordRequest(db: Kysely<Database>, request: NewRequest): 
       requested_by_role: request.requestedByRole,
       requested_at: request.requestedAt,
       due_at: request.dueAt,
-      completed_at: request.completed ? sql<Date>`now()` : null,
+      // The same instant as requested_at (the database's now() is the transaction's start, which
+      // came before the application's clock read, and made completedAt precede requestedAt).
+      completed_at: request.completed ? request.requestedAt : null,
       details: JSON.stringify(request.details),
     } as never)
     .returning('id')
@@ -97,7 +100,8 @@ export async function erasedAmong(db: Kysely<Database>, personIds: readonly stri
     .selectFrom('data_subject_requests')
     .select('person_id')
     .where('kind', '=', 'ERASURE')
-    .where('person_id', 'in', [...personIds])
+    // One array parameter: an import may name more people than a statement may have parameters.
+    .where(sql<boolean>`person_id = any(${[...personIds]}::text[])`)
     .execute();
   return new Set(rows.map((row) => row.person_id));
 }

@@ -16,7 +16,9 @@ export function fieldPolicyRule(decision: AccessDecision, refused: Set<string>):
       Field(node) {
         const parent = context.getParentType();
         const field = node.name.value;
-        if (parent === null || parent === undefined || field.startsWith('__')) return;
+        // Introspection (`__schema`, `__type` and the fields of their `__*` types) reads no personal
+        // data; it answers from the caller's own schema (useCallerSchema).
+        if (parent === null || parent === undefined || field.startsWith('__') || parent.name.startsWith('__')) return;
         // On an interface the field may resolve on any implementation: each must allow it.
         const owners = isObjectType(parent)
           ? [parent]

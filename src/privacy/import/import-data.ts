@@ -1,10 +1,11 @@
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import {
   ensureAttendees,
   existingEvents,
   existingPeople,
   existingTenants,
   insertMissing,
+  type ImportProgress,
 } from '../../db/queries/import-writes.js';
 import { erasedAmong } from '../../db/queries/data-subject-requests.js';
 import { withScope } from '../../db/request-scope.js';
@@ -26,7 +27,12 @@ export type ImportReport = Record<string, number>;
  * problem is reported together; then everything is written in one transaction as the owner.
  * Re-importing the same file writes nothing.
  */
-export async function importData(db: Kysely<Database>, input: unknown): Promise<ImportReport> {
+export interface ImportOptions {
+  /** Reported after each batch written (the seed command prints it for long imports). */
+  progress?: ImportProgress;
+}
+
+export async function importData(db: Kysely<Database>, input: unknown, options: ImportOptions = {}): Promise<ImportReport> {
   // Later checks run on the rows that passed the earlier ones, so one refusal names every bad row.
   const { file, problems } = validateShape(input);
   const references = checkReferences(file);
@@ -38,7 +44,7 @@ export async function importData(db: Kysely<Database>, input: unknown): Promise<
     if (problems.length > 0) throw new ImportRefusedError(problems);
     // An erased person must never come back from an old file: every row about them is skipped.
     const erased = await erasedAmong(trx, [...new Set([...file.people.map((p) => p.id), ...references.external.people])]);
-    const report = await writeRows(trx, withoutPeople(file, erased));
+    const report = await writeRows(trx, withoutPeople(file, erased), options.progress);
     report.skippedErasedPeople = erased.size;
     return report;
   });
@@ -70,16 +76,16 @@ async function findMissing(db: Kysely<Database>, external: ExternalReferences): 
   };
 }
 
-async function writeRows(db: Kysely<Database>, file: ImportFile): Promise<ImportReport> {
+/** Every table in batches (see insertMissing), all inside the caller's one transaction. */
+async function writeRows(db: Kysely<Database>, file: ImportFile, progress: ImportProgress | undefined): Promise<ImportReport> {
+  const insert = <T extends keyof Database & string>(table: T, rows: readonly Insertable<Database[T]>[]) => insertMissing(db, table, rows, progress);
   const report: ImportReport = {};
-  report.tenants = await insertMissing(db, 'tenants', file.tenants.map((t) => ({ id: t.id, name: t.name })));
-  report.events = await insertMissing(
-    db,
+  report.tenants = await insert('tenants', file.tenants.map((t) => ({ id: t.id, name: t.name })));
+  report.events = await insert(
     'events',
     file.events.map((e) => ({ tenant_id: e.tenant, id: e.id, name: e.name, venue: e.venue ?? null, starts_at: e.startsAt })),
   );
-  report.people = await insertMissing(
-    db,
+  report.people = await insert(
     'people',
     file.people.map((p) => ({
       id: p.id,
@@ -97,8 +103,7 @@ async function writeRows(db: Kysely<Database>, file: ImportFile): Promise<Import
       last_active_at: p.lastActiveAt ?? null,
     })),
   );
-  report.consents = await insertMissing(
-    db,
+  report.consents = await insert(
     'consents',
     file.people.map((p) => ({
       person_id: p.id,
@@ -109,8 +114,7 @@ async function writeRows(db: Kysely<Database>, file: ImportFile): Promise<Import
       objection: p.consent.objection,
     })),
   );
-  report.enrichments = await insertMissing(
-    db,
+  report.enrichments = await insert(
     'enrichments',
     file.people.flatMap((p) =>
       p.enrichment === undefined
@@ -127,8 +131,7 @@ async function writeRows(db: Kysely<Database>, file: ImportFile): Promise<Import
           ],
     ),
   );
-  report.devices = await insertMissing(
-    db,
+  report.devices = await insert(
     'devices',
     file.people.flatMap((p) => (p.device === undefined ? [] : [{ person_id: p.id, ip: p.device.ip, user_agent: p.device.userAgent }])),
   );
@@ -141,7 +144,7 @@ async function writeRows(db: Kysely<Database>, file: ImportFile): Promise<Import
     know(r.tenant, r.from);
     know(r.tenant, r.to);
   });
-  const attendees = await ensureAttendees(db, [...pairs.values()]);
+  const attendees = await ensureAttendees(db, [...pairs.values()], progress);
   report.attendees = attendees.inserted;
   const attendeeOf = (tenantId: string, personId: string) => {
     const id = attendees.idOf.get(`${tenantId}\u0000${personId}`);
@@ -150,8 +153,7 @@ async function writeRows(db: Kysely<Database>, file: ImportFile): Promise<Import
     return id;
   };
 
-  report.orders = await insertMissing(
-    db,
+  report.orders = await insert(
     'orders',
     file.orders.map((o) => ({
       tenant_id: o.tenant,
@@ -165,15 +167,13 @@ async function writeRows(db: Kysely<Database>, file: ImportFile): Promise<Import
       payment_ref: o.paymentRef ?? null,
     })),
   );
-  report.tickets = await insertMissing(
-    db,
+  report.tickets = await insert(
     'tickets',
     file.orders.flatMap((o) =>
       o.tickets.map((t) => ({ tenant_id: o.tenant, id: t.id, order_id: o.id, type: t.type, checked_in_at: t.checkedInAt ?? null })),
     ),
   );
-  report.relationships = await insertMissing(
-    db,
+  report.relationships = await insert(
     'relationships',
     file.relationships.map((r) => ({
       tenant_id: r.tenant,
@@ -182,13 +182,11 @@ async function writeRows(db: Kysely<Database>, file: ImportFile): Promise<Import
       kind: r.kind,
     })),
   );
-  report.usageEvents = await insertMissing(
-    db,
+  report.usageEvents = await insert(
     'usage_events',
     file.usageEvents.map((u) => ({ person_id: u.person, at: u.at, page: u.page, feature: u.feature })),
   );
-  report.supportCases = await insertMissing(
-    db,
+  report.supportCases = await insert(
     'support_cases',
     file.supportCases.map((c) => ({
       id: c.id,
