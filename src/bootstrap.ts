@@ -10,6 +10,7 @@ import { ConfigurationError } from './errors.js';
 import type { Logger } from './logger.js';
 import { loadPolicyFile, type Policy } from './policy/policy.js';
 import { importData } from './privacy/import/import-data.js';
+import { startRetentionScheduler, type RetentionScheduler } from './privacy/retention-scheduler.js';
 import { createGateway, listen, type RunningGateway } from './server.js';
 
 /** The owner's connection: migrations and imports. On the embedded database it is the same instance. */
@@ -58,11 +59,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const database = config.databaseUrl === undefined ? await prepareEmbedded(config, logger) : await openServerDatabase(config, logger);
   try {
     const gateway = createGateway({ database, policy, verifier, production: config.production, logger });
-    const running = await listen(gateway, config.host, config.port);
+    const retention = await scheduleRetention(config, database, logger);
+    const running = await listen(gateway, config.host, config.port).catch(async (error: unknown) => {
+      await retention?.stop();
+      throw error;
+    });
     return {
       ...running,
       database,
       close: async () => {
+        await retention?.stop();
         await running.close();
         await database.close();
       },
@@ -109,4 +115,38 @@ async function openServerDatabase(config: Config, logger: Logger): Promise<Datab
     throw error;
   }
   return database;
+}
+
+/**
+ * RETENTION_INTERVAL: retention runs inside the gateway, as the owner (it drops access-log
+ * partitions and deletes transactions, which custodian_app may not): the embedded database's own
+ * connection, or MIGRATE_DATABASE_URL on PostgreSQL, checked to be the owner before serving.
+ */
+async function scheduleRetention(
+  config: Config,
+  database: DatabaseHandle,
+  logger: Logger,
+): Promise<(RetentionScheduler & { stop(): Promise<void> }) | undefined> {
+  if (config.retentionIntervalMs === undefined) return undefined;
+  let owner = database;
+  if (database.kind === 'postgres') {
+    owner = await openOwnerDatabase(config);
+    const facts = await inspectConnectedRole(owner.db).catch(async (error: unknown) => {
+      await owner.close();
+      throw error;
+    });
+    if (!facts.superuser && !facts.ownsTables.includes('retention_runs')) {
+      await owner.close();
+      throw new ConfigurationError('RETENTION_INTERVAL runs retention as the owner: set MIGRATE_DATABASE_URL to the role that ran npm run migrate.');
+    }
+  }
+  const scheduler = startRetentionScheduler({ owner, intervalMs: config.retentionIntervalMs, config, logger });
+  logger.info('retention.scheduled', { intervalMs: config.retentionIntervalMs });
+  return {
+    ...scheduler,
+    stop: async () => {
+      await scheduler.stop();
+      if (owner !== database) await owner.close();
+    },
+  };
 }

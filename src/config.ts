@@ -21,6 +21,8 @@ export interface Config {
   auth: AuthConfig;
   policyFile: string;
   demoDataFile: string;
+  /** RETENTION_INTERVAL: run retention inside the gateway this often (ms); undefined = never. */
+  retentionIntervalMs: number | undefined;
 }
 
 const projectRoot = path.resolve(import.meta.dirname, '..');
@@ -74,7 +76,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     policyFile: path.resolve(nonEmpty(env.POLICY_FILE) ?? path.join(projectRoot, 'schema', 'policy.yaml')),
     demoDataFile: path.join(projectRoot, 'fixtures', 'demo.json'),
+    retentionIntervalMs: parseInterval(nonEmpty(env.RETENTION_INTERVAL)),
   };
+}
+
+const INTERVAL_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** setInterval's ceiling (about 24.8 days). */
+const MAX_INTERVAL_MS = 2 ** 31 - 1;
+
+/** `30m`, `6h`, `1d`: at least a minute, at most 24 days. */
+export function parseInterval(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d{1,6})(s|m|h|d)$/.exec(text);
+  const ms = match === null ? Number.NaN : Number(match[1]) * INTERVAL_UNITS[match[2]!]!;
+  if (!(ms >= 60_000 && ms <= MAX_INTERVAL_MS)) {
+    throw new ConfigurationError(`RETENTION_INTERVAL must be a duration such as 30m, 6h or 1d, from 1m to 24d; got "${text}".`);
+  }
+  return ms;
 }
 
 export { projectRoot };
