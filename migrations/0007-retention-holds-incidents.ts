@@ -70,6 +70,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create policy legal_holds_officer on legal_holds using (${purposeIs('legal-compliance')})
     with check (${purposeIs('legal-compliance')})`.execute(db);
 
+  // Whether a person is held, for any scope: a data subject's own erasure request must wait too,
+  // and learns that it waits, never the hold's reason.
+  await sql`create function custodian_person_held(person text) returns boolean
+    language sql stable security definer set search_path = public, pg_temp set app.scope = 'maintenance' as $$
+      select exists (select 1 from legal_holds where person_id = person and lifted_at is null and (until is null or until > now()))
+    $$`.execute(db);
+  await sql`revoke all on function custodian_person_held(text) from public`.execute(db);
+  await sql`grant execute on function custodian_person_held(text) to custodian_app`.execute(db);
+
   await sql`create table incidents (
     id uuid primary key default gen_random_uuid(),
     opened_at timestamptz not null default now(),

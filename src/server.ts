@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { withRevocationCheck } from './auth/revocation.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { GraphQLContext } from './graphql/context.js';
@@ -62,7 +63,8 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
     plugins: [
       ...(options.production ? [useDisableIntrospection()] : []),
       useCaller({
-        verifier: options.verifier,
+        // Containment (breach response): a revoked jti or actor is refused from the next request.
+        verifier: withRevocationCheck(options.verifier, options.database.db),
         policy: options.policy,
         decide: createDecisionCache(options.policy),
       }),

@@ -7,6 +7,7 @@ import * as rules from '../db/queries/retention.js';
 import { recordRetentionRun, type RetentionCounts } from '../db/queries/retention-runs.js';
 import { beginScopedTransaction, commitOrRelease, withScope } from '../db/request-scope.js';
 import type { Database } from '../db/tables.js';
+import { erasuresNoLongerHeld } from '../db/queries/legal-holds.js';
 import { erase } from './data-subject-service.js';
 
 /** POLICY.md "Retention": how long each kind of data is kept. */
@@ -78,11 +79,16 @@ export async function runRetention(db: Kysely<Database>, options: RetentionOptio
   const oldest = { accounts: null, transactions: null, usage: null, support: null, accessLogPartitions: null } as Record<RetentionRule, Date | null>;
 
   // Accounts first: an erased person's orders then fall under the transactions rule like anyone's.
-  const inactive = await withScope(db, { kind: 'maintenance' }, (trx) => rules.inactiveAccounts(trx, cutoffs.accounts, now));
-  counts.accounts = inactive.length;
+  // Erasure requests that waited for a hold which has since ended are carried out with them.
+  const [inactive, unheld] = await withScope(db, { kind: 'maintenance' }, async (trx) => [
+    await rules.inactiveAccounts(trx, cutoffs.accounts, now),
+    await erasuresNoLongerHeld(trx, now),
+  ] as const);
+  const accounts = [...new Set([...unheld, ...inactive.map((p) => p.personId)])];
+  counts.accounts = accounts.length;
   oldest.accounts = inactive[0]?.lastActivity ?? null;
   if (!dryRun) {
-    for (const { personId } of inactive) await eraseForRetention(db, personId);
+    for (const personId of accounts) await eraseForRetention(db, personId);
   }
 
   await withScope(db, { kind: 'maintenance' }, async (trx) => {

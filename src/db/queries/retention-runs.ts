@@ -23,8 +23,9 @@ export async function recordRetentionRun(
   db: Kysely<Database>,
   run: { appliedAt: Date; runner: string; counts: RetentionCounts },
 ): Promise<string> {
-  const result = await sql<{ id: string }>`insert into retention_runs (applied_at, runner, counts)
-    values (${run.appliedAt}, ${run.runner}, ${JSON.stringify(run.counts)}::jsonb) returning id`.execute(db);
+  // `at` in milliseconds, the precision cursors carry.
+  const result = await sql<{ id: string }>`insert into retention_runs (at, applied_at, runner, counts)
+    values (${new Date()}, ${run.appliedAt}, ${run.runner}, ${JSON.stringify(run.counts)}::jsonb) returning id`.execute(db);
   return result.rows[0]!.id;
 }
 
