@@ -214,7 +214,7 @@ describe.each(DATABASE_KINDS)('breach response (%s)', (kind) => {
     for (const person of leaked.people) {
       expect(entries[0]!.exposure[person]).toEqual(expect.arrayContaining(['user.unique_id.platform']));
     }
-    const withEmail = lines.slice(1).filter((line) => line.split(',')[1] !== '').map((line) => line.split(',')[0]);
+    const withEmail = lines.slice(1).filter((line) => line.split(',')[1] !== '').map((line) => line.split(',')[0]!);
     expect(withEmail.length).toBeGreaterThan(0);
     for (const person of withEmail) expect(entries[0]!.exposure[person]).toContain('user.contact.email');
 

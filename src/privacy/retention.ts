@@ -94,8 +94,8 @@ export async function runRetention(db: Kysely<Database>, options: RetentionOptio
   await withScope(db, { kind: 'maintenance' }, async (trx) => {
     const due = {
       transactions: await rules.dueTransactions(trx, cutoffs.transactions, now),
-      usage: await rules.dueUsage(trx, cutoffs.usage, now),
-      support: await rules.dueSupport(trx, cutoffs.support, now),
+      usage: await rules.dueUsage(trx, cutoffs.usage, now, dryRun ? accounts : []),
+      support: await rules.dueSupport(trx, cutoffs.support, now, dryRun ? accounts : []),
     };
     for (const rule of ['transactions', 'usage', 'support'] as const) {
       counts[rule] = due[rule].count;

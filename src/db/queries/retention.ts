@@ -55,7 +55,24 @@ export async function dueTransactions(db: Kysely<Database>, cutoff: Date, now: D
  * Deletes the orders (and their tickets) 7 years after they were placed, then the attendee rows
  * an erasure left pointing at nobody once they have no order left: nothing then remains of them.
  */
+/**
+ * A person's activity must outlive the rows that showed it: before orders or usage go, the
+ * person's last_active_at takes their latest date, so deleting old analytics never makes an
+ * active account look inactive to the next run.
+ */
+async function keepActivity(db: Kysely<Database>, latest: ReturnType<typeof sql>): Promise<void> {
+  await sql`update people p set last_active_at = l.at from (${latest}) l
+    where p.id = l.person_id and (p.last_active_at is null or p.last_active_at < l.at)`.execute(db);
+}
+
 export async function deleteTransactions(db: Kysely<Database>, cutoff: Date, now: Date): Promise<number> {
+  await keepActivity(
+    db,
+    sql`select a.person_id, max(due.placed_at) as at from (${dueOrders(cutoff, now)}) due
+      join orders o on o.tenant_id = due.tenant_id and o.id = due.id
+      join attendees a on a.tenant_id = o.tenant_id and a.id = o.attendee_id
+      where a.person_id is not null group by a.person_id`,
+  );
   await sql`delete from tickets t using (${dueOrders(cutoff, now)}) due where t.tenant_id = due.tenant_id and t.order_id = due.id`.execute(db);
   const result = await sql`delete from orders o using (${dueOrders(cutoff, now)}) due where o.tenant_id = due.tenant_id and o.id = due.id`.execute(db);
   await sql`delete from attendees a where a.person_id is null
@@ -64,23 +81,31 @@ export async function deleteTransactions(db: Kysely<Database>, cutoff: Date, now
   return Number(result.numAffectedRows ?? 0n);
 }
 
-export async function dueUsage(db: Kysely<Database>, cutoff: Date, now: Date): Promise<DueSummary> {
+/**
+ * `erasedFirst`: people the accounts rule erases before this rule runs (a dry run counts what the
+ * real run will, and an erasure takes a person's usage and support cases with it).
+ */
+export async function dueUsage(db: Kysely<Database>, cutoff: Date, now: Date, erasedFirst: readonly string[] = []): Promise<DueSummary> {
   const result = await sql<{ count: string; oldest: Date | null }>`
     select count(*) as count, min(at) as oldest from usage_events
-    where at < ${cutoff} and person_id not in ${heldPeople(now)}`.execute(db);
+    where at < ${cutoff} and person_id not in ${heldPeople(now)} and person_id <> all(${[...erasedFirst]}::text[])`.execute(db);
   return summary(result.rows[0]);
 }
 
 export async function deleteUsage(db: Kysely<Database>, cutoff: Date, now: Date): Promise<number> {
+  await keepActivity(
+    db,
+    sql`select person_id, max(at) as at from usage_events where at < ${cutoff} and person_id not in ${heldPeople(now)} group by person_id`,
+  );
   const result = await sql`delete from usage_events where at < ${cutoff} and person_id not in ${heldPeople(now)}`.execute(db);
   return Number(result.numAffectedRows ?? 0n);
 }
 
 /** Support cases resolved before the cutoff (open cases are kept). */
-export async function dueSupport(db: Kysely<Database>, cutoff: Date, now: Date): Promise<DueSummary> {
+export async function dueSupport(db: Kysely<Database>, cutoff: Date, now: Date, erasedFirst: readonly string[] = []): Promise<DueSummary> {
   const result = await sql<{ count: string; oldest: Date | null }>`
     select count(*) as count, min(resolved_at) as oldest from support_cases
-    where resolved_at < ${cutoff} and person_id not in ${heldPeople(now)}`.execute(db);
+    where resolved_at < ${cutoff} and person_id not in ${heldPeople(now)} and person_id <> all(${[...erasedFirst]}::text[])`.execute(db);
   return summary(result.rows[0]);
 }
 
