@@ -2,7 +2,7 @@ import { ConfigurationError, UnsafeDatabaseRoleError } from '../errors.js';
 import { PolicyError } from '../policy/policy.js';
 import { ImportRefusedError } from '../privacy/import/validate-import.js';
 import { MigrationError } from '../db/migrate.js';
-import { RetentionError } from '../privacy/retention.js';
+import { RetentionError } from '../privacy/retention-error.js';
 
 const EXPECTED = [ConfigurationError, UnsafeDatabaseRoleError, PolicyError, ImportRefusedError, MigrationError, RetentionError];
 

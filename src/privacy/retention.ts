@@ -9,6 +9,9 @@ import { beginScopedTransaction, commitOrRelease, withScope } from '../db/reques
 import type { Database } from '../db/tables.js';
 import { erasuresNoLongerHeld } from '../db/queries/legal-holds.js';
 import { erase } from './data-subject-service.js';
+import { RetentionError } from './retention-error.js';
+
+export { RetentionError };
 
 /** POLICY.md "Retention": how long each kind of data is kept. */
 export const RETENTION_PERIODS = {
@@ -27,10 +30,6 @@ export const PARTITION_MONTHS_AHEAD = 12;
 
 /** Who retention's erasures are recorded as. */
 export const RETENTION_REQUESTER = { subject: 'custodian-retention', role: 'retention' } as const;
-
-export class RetentionError extends Error {
-  readonly code = 'RETENTION_FAILED';
-}
 
 /** `now` less a period, in calendar terms (UTC). */
 export function cutoffOf(now: Date, period: { years: number; months: number }): Date {
