@@ -10,7 +10,7 @@ import { ConfigurationError } from './errors.js';
 import type { Logger } from './logger.js';
 import { loadPolicyFile, type Policy } from './policy/policy.js';
 import { importData } from './privacy/import/import-data.js';
-import { startRetentionScheduler, type RetentionScheduler } from './privacy/retention-scheduler.js';
+import type { RetentionScheduler } from './privacy/retention-scheduler.js';
 import { createGateway, listen, type RunningGateway } from './server.js';
 
 /** The owner's connection: migrations and imports. On the embedded database it is the same instance. */
@@ -140,6 +140,8 @@ async function scheduleRetention(
       throw new ConfigurationError('RETENTION_INTERVAL runs retention as the owner: set MIGRATE_DATABASE_URL to the role that ran npm run migrate.');
     }
   }
+  // Loaded only when scheduled: the CLIs that share this module (migrate, seed) stay light.
+  const { startRetentionScheduler } = await import('./privacy/retention-scheduler.js');
   const scheduler = startRetentionScheduler({ owner, intervalMs: config.retentionIntervalMs, config, logger });
   logger.info('retention.scheduled', { intervalMs: config.retentionIntervalMs });
   return {
