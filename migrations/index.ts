@@ -6,6 +6,7 @@ import * as accessLog from './0004-access-log.js';
 import * as maskedReads from './0005-masked-reads.js';
 import * as accessLogPerPerson from './0006-access-log-per-person.js';
 import * as writePolicies from './0006-write-policies.js';
+import * as retentionHoldsIncidents from './0007-retention-holds-incidents.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -19,4 +20,5 @@ export const migrations: Record<string, Migration> = {
   '0005-masked-reads': maskedReads,
   '0006-access-log-per-person': accessLogPerPerson,
   '0006-write-policies': writePolicies,
+  '0007-retention-holds-incidents': retentionHoldsIncidents,
 };

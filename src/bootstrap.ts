@@ -21,6 +21,7 @@ import { GatewayMetrics } from './ops/metrics.js';
 import { createReadiness, databaseReadiness, type Readiness } from './ops/readiness.js';
 import { startTracing, type Tracing } from './ops/tracing.js';
 import { metricsResponse } from './ops/use-health.js';
+import type { RetentionScheduler } from './privacy/retention-scheduler.js';
 import { createGateway, listen, type RunningGateway } from './server.js';
 
 /** The owner's connection: migrations and imports. On the embedded database it is the same instance. */
@@ -131,7 +132,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Star
       logger,
       ops: { metrics, readiness, metricsOnGatewayPort: config.ops.metricsPort === undefined, requestLogger: logger },
     });
-    const running = await listen(gateway, config.host, config.port);
+    const retention = await scheduleRetention(config, database, logger);
+    const running = await listen(gateway, config.host, config.port).catch(async (error: unknown) => {
+      await retention?.stop();
+      throw error;
+    });
     let metricsUrl: string | undefined;
     if (config.ops.metricsPort !== undefined) {
       metricsServer = await serveMetrics(metrics, config.host, config.ops.metricsPort).catch(async (error: unknown) => {
@@ -155,11 +160,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Star
       readiness,
       metricsUrl,
       close: async () => {
+        await retention?.stop();
         await running.close();
         await release();
       },
       async shutdown() {
         readiness.markShuttingDown();
+        await retention?.stop();
         const result = await running.drain(config.ops.shutdownTimeoutMs); // closes the listener synchronously first
         await release();
         return result;
@@ -255,4 +262,40 @@ export async function assertDatabaseEnforces(database: DatabaseHandle, policy: P
         : 'The database enforces a different access policy than POLICY_FILE: run npm run migrate with the same POLICY_FILE.',
     );
   }
+}
+
+/**
+ * RETENTION_INTERVAL: retention runs inside the gateway, as the owner (it drops access-log
+ * partitions and deletes transactions, which custodian_app may not): the embedded database's own
+ * connection, or MIGRATE_DATABASE_URL on PostgreSQL, checked to be the owner before serving.
+ */
+async function scheduleRetention(
+  config: Config,
+  database: DatabaseHandle,
+  logger: Logger,
+): Promise<(RetentionScheduler & { stop(): Promise<void> }) | undefined> {
+  if (config.retentionIntervalMs === undefined) return undefined;
+  let owner = database;
+  if (database.kind === 'postgres') {
+    owner = await openOwnerDatabase(config);
+    const facts = await inspectConnectedRole(owner.db).catch(async (error: unknown) => {
+      await owner.close();
+      throw error;
+    });
+    if (!facts.superuser && !facts.ownsTables.includes('retention_runs')) {
+      await owner.close();
+      throw new ConfigurationError('RETENTION_INTERVAL runs retention as the owner: set MIGRATE_DATABASE_URL to the role that ran npm run migrate.');
+    }
+  }
+  // Loaded only when scheduled: the CLIs that share this module (migrate, seed) stay light.
+  const { startRetentionScheduler } = await import('./privacy/retention-scheduler.js');
+  const scheduler = startRetentionScheduler({ owner, intervalMs: config.retentionIntervalMs, config, logger });
+  logger.info('retention.scheduled', { intervalMs: config.retentionIntervalMs });
+  return {
+    ...scheduler,
+    stop: async () => {
+      await scheduler.stop();
+      if (owner !== database) await owner.close();
+    },
+  };
 }

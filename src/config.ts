@@ -25,6 +25,8 @@ export interface Config {
   ops: OpsConfig;
   /** The per-database application role the gateway serves as (APP_DB_ROLE). */
   appDbRole: string;
+  /** RETENTION_INTERVAL: run retention inside the gateway this often (ms); undefined = never. */
+  retentionIntervalMs: number | undefined;
 }
 
 export interface OpsConfig {
@@ -117,7 +119,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       otlpEndpoint,
     },
     appDbRole,
+    retentionIntervalMs: parseInterval(nonEmpty(env.RETENTION_INTERVAL)),
   };
+}
+
+const INTERVAL_UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** setInterval's ceiling (about 24.8 days). */
+const MAX_INTERVAL_MS = 2 ** 31 - 1;
+
+/** `30m`, `6h`, `1d`: at least a minute, at most 24 days. */
+export function parseInterval(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d{1,6})(s|m|h|d)$/.exec(text);
+  const ms = match === null ? Number.NaN : Number(match[1]) * INTERVAL_UNITS[match[2]!]!;
+  if (!(ms >= 60_000 && ms <= MAX_INTERVAL_MS)) {
+    throw new ConfigurationError(`RETENTION_INTERVAL must be a duration such as 30m, 6h or 1d, from 1m to 24d; got "${text}".`);
+  }
+  return ms;
 }
 
 export { projectRoot };

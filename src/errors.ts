@@ -95,3 +95,16 @@ export class AuditUnavailableError extends CustodianError {
     super('The access log could not be written, so no data is returned. Try again later.', AuditUnavailableError.code, 503);
   }
 }
+
+/**
+ * A token whose jti, or whose actor, a security reviewer revoked: refused from the next request
+ * on every gateway process. CONTRACT.md: `UNAUTHENTICATED` with `extensions.reason: TOKEN_REVOKED`.
+ */
+export class TokenRevokedError extends CustodianError {
+  static readonly code = 'UNAUTHENTICATED';
+  static readonly reason = 'TOKEN_REVOKED';
+  readonly code = TokenRevokedError.code;
+  constructor() {
+    super('This token has been revoked.', TokenRevokedError.code, 401, { reason: TokenRevokedError.reason });
+  }
+}

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { withRevocationCheck } from './auth/revocation.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { GraphQLContext } from './graphql/context.js';
@@ -101,7 +102,8 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       ...(options.production ? [useDisableIntrospection()] : []),
       useValidationTracing(),
       useCaller({
-        verifier: tracedVerifier(options.verifier),
+        // Containment (breach response): a revoked jti or actor is refused from the next request.
+        verifier: tracedVerifier(withRevocationCheck(options.verifier, options.database.db)),
         policy: options.policy,
         decide: createDecisionCache(options.policy),
       }),

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { readCheckpoint, signCheckpoint } from '../audit/checkpoint.js';
-import { verifyChain } from '../audit/verify-chain.js';
+import { verifyAccessLog } from '../audit/verify-from-cut.js';
 import { openOwnerDatabase } from '../bootstrap.js';
 import { loadConfig } from '../config.js';
 import { chainHead } from '../db/queries/access-log.js';
@@ -43,7 +43,7 @@ runCli(async () => {
       }
       checkpoint = await readCheckpoint(config, jws);
     }
-    const report = await verifyChain(owner.db, checkpoint);
+    const report = await verifyAccessLog(owner.db, config, checkpoint);
     if (report.problem !== undefined) {
       process.stdout.write(`access log: FAILED at entry ${report.problem.seq} (${report.problem.kind}): ${report.problem.message}\n`);
       process.exitCode = 1;

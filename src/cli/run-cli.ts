@@ -2,8 +2,9 @@ import { ConfigurationError, UnsafeDatabaseRoleError } from '../errors.js';
 import { PolicyError } from '../policy/policy.js';
 import { ImportRefusedError } from '../privacy/import/validate-import.js';
 import { MigrationError } from '../db/migrate.js';
+import { RetentionError } from '../privacy/retention-error.js';
 
-const EXPECTED = [ConfigurationError, UnsafeDatabaseRoleError, PolicyError, ImportRefusedError, MigrationError];
+const EXPECTED = [ConfigurationError, UnsafeDatabaseRoleError, PolicyError, ImportRefusedError, MigrationError, RetentionError];
 
 /** Runs a command; expected failures print their message (no stack) and exit 1. */
 export function runCli(main: () => Promise<void>): void {

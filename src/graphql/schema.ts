@@ -10,6 +10,9 @@ import './types/data-subject.js';
 import './types/audience.js';
 import './types/data-subject-requests.js';
 import './types/access-log.js';
+import './types/legal-hold.js';
+import './types/retention-run.js';
+import './types/incident.js';
 
 let schema: GraphQLSchema | undefined;
 

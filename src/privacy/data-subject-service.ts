@@ -78,11 +78,19 @@ export async function rectify(
   return record(db, requester, personId, corrections.residency ?? residency, 'RECTIFICATION', { fields });
 }
 
-/** Erasure, subject to legal retention: see erasePerson. A second erasure is refused. */
-export async function erase(db: Kysely<Database>, requester: Requester, personId: string): Promise<DataSubjectRequestRow> {
+/**
+ * Erasure, subject to legal retention: see erasePerson. A second erasure is refused. Retention
+ * erases inactive accounts through here too, recorded as kind RETENTION.
+ */
+export async function erase(
+  db: Kysely<Database>,
+  requester: Requester,
+  personId: string,
+  kind: 'ERASURE' | 'RETENTION' = 'ERASURE',
+): Promise<DataSubjectRequestRow> {
   const residency = await residencyOrRefuse(db, personId);
   await erasePerson(db, personId);
-  return record(db, requester, personId, residency, 'ERASURE', { retained: 'orders, pseudonymised, for 7 years' });
+  return record(db, requester, personId, residency, kind, { retained: 'orders, pseudonymised, for 7 years' });
 }
 
 /** A request received outside the gateway (email, letter), open until it is carried out. */
@@ -94,6 +102,7 @@ export async function fileRequest(
   receivedAt: Date,
 ): Promise<DataSubjectRequestRow> {
   if (receivedAt.getTime() > Date.now() + 60_000) throw new BadUserInputError('"receivedAt" cannot be in the future.');
+  if (kind === 'RETENTION') throw new BadUserInputError('RETENTION records erasures by retention; file an ERASURE request instead.');
   const residency = await residencyOrRefuse(db, personId);
   return record(db, requester, personId, residency, kind, {}, false, receivedAt);
 }

@@ -1,7 +1,10 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../tables.js';
 
-export const REQUEST_KINDS = ['ACCESS', 'RECTIFICATION', 'ERASURE', 'RESTRICTION', 'OBJECTION', 'CONSENT'] as const;
+export const REQUEST_KINDS = ['ACCESS', 'RECTIFICATION', 'ERASURE', 'RESTRICTION', 'OBJECTION', 'CONSENT', 'RETENTION'] as const;
+
+/** An erasure by request, or by retention after 3 years without activity (migration 0007). */
+export const ERASURE_KINDS = ['ERASURE', 'RETENTION'] as const;
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 export interface DataSubjectRequestRow {
@@ -90,7 +93,11 @@ export async function recordRequest(db: Kysely<Database>, request: NewRequest): 
 }
 
 export async function erasureOf(db: Kysely<Database>, personId: string): Promise<DataSubjectRequestRow | undefined> {
-  return selectRequests(db).where('person_id', '=', personId).where('kind', '=', 'ERASURE').executeTakeFirst();
+  return selectRequests(db)
+    .where('person_id', '=', personId)
+    .where('kind', 'in', [...ERASURE_KINDS])
+    .orderBy('completed_at', (ob) => ob.desc().nullsLast())
+    .executeTakeFirst();
 }
 
 /** Which of these people were erased (their erasure record is what remains of them). */
@@ -99,7 +106,7 @@ export async function erasedAmong(db: Kysely<Database>, personIds: readonly stri
   const rows = await db
     .selectFrom('data_subject_requests')
     .select('person_id')
-    .where('kind', '=', 'ERASURE')
+    .where('kind', 'in', [...ERASURE_KINDS])
     // One array parameter: an import may name more people than a statement may have parameters.
     .where(sql<boolean>`person_id = any(${[...personIds]}::text[])`)
     .execute();

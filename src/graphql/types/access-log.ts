@@ -1,4 +1,5 @@
 import { allAccessLog, listAccessLog, type AccessLogFilter, type AccessLogRow } from '../../db/queries/access-log.js';
+import { breachScopeOf, type BreachPerson } from '../../audit/breach-scope.js';
 import { OUTCOMES } from '../../audit/entry-hash.js';
 import { entryForPerson } from '../../audit/person-view.js';
 import { BadUserInputError } from '../../errors.js';
@@ -61,7 +62,7 @@ interface FilterInput {
   outcome?: string | null;
 }
 
-function toFilter(input: FilterInput | null | undefined): AccessLogFilter {
+export function toFilter(input: FilterInput | null | undefined): AccessLogFilter {
   const text = (name: string, value: string | number | null | undefined) => {
     if (value === null || value === undefined) return undefined;
     const string = String(value);
@@ -128,12 +129,6 @@ builder.objectField(DataSubjectRef, 'accessHistory', (t) =>
   }),
 );
 
-interface BreachPerson {
-  personId: string;
-  categories: string[];
-  reads: number;
-}
-
 const BreachPersonRef = builder.objectRef<BreachPerson>('BreachPerson').implement({
   extensions: personal,
   fields: (t) => ({
@@ -143,7 +138,7 @@ const BreachPersonRef = builder.objectRef<BreachPerson>('BreachPerson').implemen
   }),
 });
 
-const BreachCategoryRef = builder.objectRef<{ category: string; people: number }>('BreachCategory').implement({
+export const BreachCategoryRef = builder.objectRef<{ category: string; people: number }>('BreachCategory').implement({
   fields: (t) => ({ category: t.exposeString('category'), people: t.exposeInt('people') }),
 });
 
@@ -171,26 +166,7 @@ builder.queryField('breachScope', (t) =>
       if ((args.actor ?? null) === null && (args.jti ?? null) === null) throw new BadUserInputError('Name an actor or a jti.');
       const filter = toFilter({ actor: args.actor, tokenId: args.jti, from: args.from, to: args.to, outcome: null });
       const entries = await data.run((db) => allAccessLog(db, filter));
-      const people = new Map<string, { categories: Set<string>; reads: number }>();
-      for (const entry of entries) {
-        for (const [personId, categories] of Object.entries(entry.exposure)) {
-          const person = people.get(personId) ?? { categories: new Set<string>(), reads: 0 };
-          for (const category of categories) person.categories.add(category);
-          person.reads += 1;
-          people.set(personId, person);
-        }
-      }
-      const perCategory = new Map<string, number>();
-      for (const { categories } of people.values()) {
-        for (const category of categories) perCategory.set(category, (perCategory.get(category) ?? 0) + 1);
-      }
-      return {
-        entries: entries.length,
-        people: [...people]
-          .map(([personId, p]) => ({ personId, categories: [...p.categories].sort(), reads: p.reads }))
-          .sort((a, b) => a.personId.localeCompare(b.personId)),
-        categories: [...perCategory].map(([category, count]) => ({ category, people: count })).sort((a, b) => a.category.localeCompare(b.category)),
-      };
+      return breachScopeOf(entries);
     },
   }),
 );

@@ -3,7 +3,8 @@ import { listRequests, REQUEST_KINDS, type DataSubjectRequestRow, type RequestCu
 import type { PersonCorrections } from '../../db/queries/data-subject-writes.js';
 import { findPerson } from '../../db/queries/people.js';
 import { BadUserInputError, NotFoundError } from '../../errors.js';
-import { changeConsent, erase, exportPerson, fileRequest, rectify } from '../../privacy/data-subject-service.js';
+import { changeConsent, exportPerson, fileRequest, rectify } from '../../privacy/data-subject-service.js';
+import { requestErasure } from '../../privacy/legal-holds.js';
 import { personRow, UNDER_13 } from '../../privacy/import/import-format.js';
 import type { Caller } from '../../auth/caller.js';
 import { builder, personal } from '../builder.js';
@@ -15,7 +16,7 @@ import { DataSubjectRef } from './data-subject.js';
 
 const RequestKindEnum = builder.enumType('DataSubjectRequestKind', { values: REQUEST_KINDS });
 
-const DataSubjectRequestRef = builder.objectRef<DataSubjectRequestRow>('DataSubjectRequest').implement({
+export const DataSubjectRequestRef = builder.objectRef<DataSubjectRequestRow>('DataSubjectRequest').implement({
   extensions: personal,
   description: 'The minimal record of a data-subject request: kind, who asked, when, and its due date.',
   fields: (t) => ({
@@ -34,13 +35,13 @@ const DataSubjectRequestRef = builder.objectRef<DataSubjectRequestRow>('DataSubj
 const DataSubjectRequestConnection = connectionOf('DataSubjectRequest', DataSubjectRequestRef);
 
 /** A data subject acts only on themself; anyone else is answered as unknown (RLS agrees). */
-function targetPerson(caller: Caller, personId: string | number): string {
+export function targetPerson(caller: Caller, personId: string | number): string {
   const id = String(personId);
   if (!isLookupableId(id) || (caller.scope.kind === 'person' && id !== caller.subject)) throw new NotFoundError('Person');
   return id;
 }
 
-const requester = (caller: Caller) => ({ subject: caller.subject, role: caller.role });
+export const requester = (caller: Caller) => ({ subject: caller.subject, role: caller.role });
 
 async function consentOf(context: GraphQLContext, personId: string): Promise<ConsentValue> {
   const person = await context.data.run((db) => findPerson(db, personId));
@@ -202,11 +203,12 @@ builder.mutationFields((t) => ({
   }),
   requestErasure: t.field({
     type: DataSubjectRequestRef,
-    description: 'Erases the person from every live table at once; orders stay 7 years, pseudonymised.',
+    description:
+      'Erases the person from every live table at once; orders stay 7 years, pseudonymised. Under a legal hold the request is recorded open, `waitingFor: LEGAL_HOLD`, and carried out when the hold ends.',
     args: { personId: t.arg.id({ required: true }) },
     resolve: (_root, args, { caller, data }) => {
       const personId = targetPerson(caller, args.personId);
-      return data.run((db) => erase(db, requester(caller), personId));
+      return data.run((db) => requestErasure(db, requester(caller), personId));
     },
   }),
   fileDataSubjectRequest: t.field({
