@@ -3,6 +3,7 @@ import * as foundation from './0001-foundation.js';
 import * as personScope from './0002-person-scope.js';
 import * as consentAndRequests from './0003-consent-and-requests.js';
 import * as accessLog from './0004-access-log.js';
+import * as rateLimits from './0009-rate-limits.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0002-person-scope': personScope,
   '0003-consent-and-requests': consentAndRequests,
   '0004-access-log': accessLog,
+  '0009-rate-limits': rateLimits,
 };

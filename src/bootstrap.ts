@@ -11,6 +11,8 @@ import type { Logger } from './logger.js';
 import { loadPolicyFile, type Policy } from './policy/policy.js';
 import { importData } from './privacy/import/import-data.js';
 import { createGateway, listen, type RunningGateway } from './server.js';
+import { loadTrustedDocuments } from './graphql/plugins/use-trusted-documents.js';
+import { createCallerRateLimiter } from './limits/rate-limiter.js';
 
 /** The owner's connection: migrations and imports. On the embedded database it is the same instance. */
 export async function openOwnerDatabase(config: Config): Promise<DatabaseHandle> {
@@ -56,25 +58,42 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const policy: Policy = loadPolicyFile(config.policyFile);
   const verifier = await createVerifier(config);
   const database = config.databaseUrl === undefined ? await prepareEmbedded(config, logger) : await openServerDatabase(config, logger);
+  const rateLimiter = createCallerRateLimiter(config.rateLimit, config.databaseUrl);
   try {
-    const gateway = createGateway({ database, policy, verifier, production: config.production, logger });
+    const gateway = createGateway({
+      database,
+      policy,
+      verifier,
+      production: config.production,
+      logger,
+      limits: config.limits,
+      databaseLimits: config.databaseLimits,
+      rateLimiter,
+      corsOrigins: config.corsOrigins,
+      ...(config.trustedDocuments.file === undefined
+        ? {}
+        : { trustedDocuments: { documents: loadTrustedDocuments(config.trustedDocuments.file), onlyForRoles: config.trustedDocuments.onlyForRoles } }),
+    });
     const running = await listen(gateway, config.host, config.port);
+    logger.info('rate_limit.store', { store: rateLimiter.store });
     return {
       ...running,
       database,
       close: async () => {
         await running.close();
+        await rateLimiter.close();
         await database.close();
       },
     };
   } catch (error) {
+    await rateLimiter.close();
     await database.close();
     throw error;
   }
 }
 
 async function prepareEmbedded(config: Config, logger: Logger): Promise<DatabaseHandle> {
-  const database = await openDatabase({ dataDir: config.dataDir });
+  const database = await openDatabase({ dataDir: config.dataDir, poolTimeoutMs: config.databaseLimits.poolTimeoutMs });
   try {
     const applied = await migrateDatabase(database, config);
     if (applied.length > 0) logger.info('database.migrated', { migrations: applied.join(',') });
@@ -92,7 +111,11 @@ async function prepareEmbedded(config: Config, logger: Logger): Promise<Database
 }
 
 async function openServerDatabase(config: Config, logger: Logger): Promise<DatabaseHandle> {
-  const database = await openDatabase({ url: config.databaseUrl });
+  const database = await openDatabase({
+    url: config.databaseUrl,
+    poolSize: config.databaseLimits.poolSize,
+    poolTimeoutMs: config.databaseLimits.poolTimeoutMs,
+  });
   try {
     const pending = await pendingMigrations(database.db);
     if (pending.length > 0) {

@@ -95,3 +95,73 @@ export class AuditUnavailableError extends CustodianError {
     super('The access log could not be written, so no data is returned. Try again later.', AuditUnavailableError.code, 503);
   }
 }
+
+/** Which operation limit refused a request (CONTRACT.md: `extensions.limit`). */
+export type OperationLimitName = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost' | 'export';
+
+export class QueryTooComplexError extends CustodianError {
+  static readonly code = 'QUERY_TOO_COMPLEX';
+  readonly code = QueryTooComplexError.code;
+  readonly limit: OperationLimitName;
+  constructor(limit: OperationLimitName, max: number) {
+    super(`The operation exceeds the ${limit} limit (${max}); nothing was run.`, QueryTooComplexError.code, 400, { limit, max });
+    this.limit = limit;
+  }
+}
+
+export class PayloadTooLargeError extends CustodianError {
+  static readonly code = 'PAYLOAD_TOO_LARGE';
+  readonly code = PayloadTooLargeError.code;
+  constructor(maxBytes: number) {
+    super(`The request body exceeds ${maxBytes} bytes.`, PayloadTooLargeError.code, 413, { limit: 'body', max: maxBytes });
+  }
+}
+
+export class LengthRequiredError extends CustodianError {
+  static readonly code = 'LENGTH_REQUIRED';
+  readonly code = LengthRequiredError.code;
+  constructor() {
+    super('A request with a body must declare its Content-Length.', LengthRequiredError.code, 411);
+  }
+}
+
+/** CONTRACT.md: too many requests for this caller; `Retry-After` says when to try again. */
+export class RateLimitedError extends CustodianError {
+  static readonly code = 'RATE_LIMITED';
+  readonly code = RateLimitedError.code;
+  constructor(retryAfterSeconds: number, scope: 'subject' | 'tenant') {
+    super(`Too many requests for this ${scope === 'subject' ? 'caller' : 'tenant'}; try again in ${retryAfterSeconds} s.`, RateLimitedError.code, undefined, {
+      scope,
+      retryAfter: retryAfterSeconds,
+      http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
+    });
+  }
+}
+
+/** CONTRACT.md: the database is unreachable or no connection came free in time. */
+export class ServiceUnavailableError extends CustodianError {
+  static readonly code = 'SERVICE_UNAVAILABLE';
+  readonly code = ServiceUnavailableError.code;
+  constructor(retryAfterSeconds = 5) {
+    super('The service is busy or its database is unreachable; nothing was read. Try again later.', ServiceUnavailableError.code, undefined, {
+      http: { status: 503, headers: { 'Retry-After': String(retryAfterSeconds) } },
+    });
+  }
+}
+
+/** A role that may send only trusted (persisted) documents sent an ad-hoc one. */
+export class TrustedDocumentRequiredError extends CustodianError {
+  static readonly code = 'TRUSTED_DOCUMENT_REQUIRED';
+  readonly code = TrustedDocumentRequiredError.code;
+  constructor() {
+    super('This caller may run only trusted documents: send extensions.persistedQuery.sha256Hash (or documentId) of a registered operation.', TrustedDocumentRequiredError.code, 400);
+  }
+}
+
+export class TrustedDocumentNotFoundError extends CustodianError {
+  static readonly code = 'TRUSTED_DOCUMENT_NOT_FOUND';
+  readonly code = TrustedDocumentNotFoundError.code;
+  constructor() {
+    super('No trusted document has this id.', TrustedDocumentNotFoundError.code, 400);
+  }
+}

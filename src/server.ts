@@ -1,14 +1,24 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { GraphQLContext } from './graphql/context.js';
+import { DEFAULT_DATABASE_LIMITS, DEFAULT_OPERATION_LIMITS, type DatabaseLimits, type OperationLimits } from './config.js';
 import { useAccessLog } from './graphql/plugins/use-access-log.js';
+import { useBodyLimit } from './graphql/plugins/use-body-limit.js';
 import { useCaller } from './graphql/plugins/use-caller.js';
+import { useCostLimit } from './graphql/plugins/use-cost-limit.js';
+import { useDatabaseAvailability } from './graphql/plugins/use-database-availability.js';
+import { useExpensiveFields } from './graphql/plugins/use-expensive-fields.js';
 import { useFieldPolicy } from './graphql/plugins/use-field-policy.js';
+import { useOperationLimits } from './graphql/plugins/use-operation-limits.js';
 import { useRequestTransaction } from './graphql/plugins/use-request-transaction.js';
+import { useSecurityHeaders } from './graphql/plugins/use-security-headers.js';
+import { checkTrustedDocumentRoles, useTrustedDocuments, type TrustedDocumentsOptions } from './graphql/plugins/use-trusted-documents.js';
+import type { CallerRateLimiter } from './limits/rate-limiter.js';
 import { gatewaySchema } from './graphql/schema.js';
 import { describeErrorSafely, silentLogger, type Logger } from './logger.js';
 import { createDecisionCache } from './policy/access-decision.js';
@@ -21,7 +31,19 @@ export interface GatewayOptions {
   verifier: TokenVerifier;
   production: boolean;
   logger?: Logger;
+  /** Operation limits; defaults are DEFAULT_OPERATION_LIMITS. */
+  limits?: Partial<OperationLimits>;
+  /** Statement and idle-in-transaction timeouts of each request's transaction. */
+  databaseLimits?: Pick<DatabaseLimits, 'statementTimeoutMs' | 'idleInTransactionTimeoutMs'>;
+  /** Per-caller request budgets; without one, requests are not rate limited. */
+  rateLimiter?: CallerRateLimiter;
+  /** Origins allowed cross-origin access; empty or absent = none. */
+  corsOrigins?: readonly string[];
+  trustedDocuments?: TrustedDocumentsOptions;
 }
+
+/** Seconds a client is told to wait after SERVICE_UNAVAILABLE. */
+const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
 
 const GRAPHIQL_QUERY = `# Mint a token with: npm run token -- --role organizer_admin --tenant northwind-live
 # and put it in the Headers tab as shown there.
@@ -36,10 +58,19 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
   const schema = gatewaySchema();
   checkSchemaCoverage(options.policy, schema);
   const logger = options.logger ?? silentLogger;
+  const limits = { ...DEFAULT_OPERATION_LIMITS, ...options.limits };
+  const timeouts = options.databaseLimits ?? DEFAULT_DATABASE_LIMITS;
+  const corsOrigins = options.corsOrigins ?? [];
+  if (options.trustedDocuments !== undefined) checkTrustedDocumentRoles(options.trustedDocuments.onlyForRoles, options.policy);
+  const { rateLimiter, policy } = options;
+  const tenantScoped = (roles: readonly string[]) => roles.some((role) => policy.roles.get(role)?.scope === 'tenant');
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // Bearer tokens, not cookies: no credentials. Without an allow-list, no CORS headers at all, so
+    // browsers keep other origins out (yoga's default would echo any Origin).
+    cors: corsOrigins.length === 0 ? false : { origin: [...corsOrigins], credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'x-purpose', 'x-request-id'], exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 },
     graphiql: options.production
       ? false
       : {
@@ -59,17 +90,31 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       warn: (...args: unknown[]) => logger.warn('yoga.warning', { detail: typeof args[0] === 'string' ? args[0].slice(0, 200) : null }),
       error: (...args: unknown[]) => logger.error('yoga.error', args.find((a) => a instanceof Error) ?? args[0]),
     },
+    // The order matters and tests/plugin-order.test.ts holds it: hygiene and size before anything
+    // reads the body; the caller (and its rate limit) before parsing; trusted documents once the
+    // role is known; limits while parsing and validating, before anything runs; the access log
+    // inside the request transaction; database availability around all of execution.
     plugins: [
-      ...(options.production ? [useDisableIntrospection()] : []),
+      useSecurityHeaders(),
+      useBodyLimit({ maxBytes: limits.bodyBytes }),
+      ...(options.production ? [useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin] : []),
       useCaller({
         verifier: options.verifier,
         policy: options.policy,
         decide: createDecisionCache(options.policy),
+        ...(rateLimiter === undefined
+          ? {}
+          : { admit: (claims) => rateLimiter.admit(claims.sub, tenantScoped(claims.roles) ? claims.tenant : undefined) }),
       }),
+      ...(options.trustedDocuments === undefined ? [] : [useTrustedDocuments(options.trustedDocuments)]),
+      useOperationLimits(limits),
+      useCostLimit({ maxCost: limits.cost }),
+      useExpensiveFields({ maxPerOperation: { 'DataSubject.export': 1 } }),
       useFieldPolicy(),
       // Before useRequestTransaction: its write must run inside the request's transaction.
       useAccessLog({ db: options.database.db, policy: options.policy, logger }),
-      useRequestTransaction({ db: options.database.db }),
+      useRequestTransaction({ db: options.database.db, timeouts }),
+      useDatabaseAvailability({ retryAfterSeconds: RETRY_AFTER_UNAVAILABLE_SECONDS, logger }),
       {
         onExecutionResult({ result }) {
           const errors = result !== undefined && 'errors' in result ? result.errors : undefined;

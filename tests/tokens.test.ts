@@ -580,7 +580,7 @@ describe.each(DATABASE_KINDS)('tokens over HTTP (%s)', (kind) => {
         await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
       });
 
-      const remote = (url: string): AuthConfig => ({ jwksUrl: url, publicKeyFile: undefined, issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
+      const remote = (url: string): AuthConfig => ({ jwksUrl: url, publicKeyFile: undefined, issuer: TEST_ISSUER, audience: TEST_AUDIENCE, maxTokenAgeSeconds: 86_400, clockToleranceSeconds: 30 });
 
       it('accepts the valid token with keys fetched from the URL', async () => {
         const before = fetches;

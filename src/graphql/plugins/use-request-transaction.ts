@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Plugin } from 'graphql-yoga';
+import type { TransactionTimeouts } from '../../db/request-scope.js';
 import { RequestTransaction } from '../../db/request-transaction.js';
 import type { Database } from '../../db/tables.js';
 import type { GraphQLContext } from '../context.js';
@@ -10,11 +11,11 @@ import { callerOf } from './use-caller.js';
  * Each operation runs in one database transaction scoped to the caller (tenant, platform or
  * person), opened on the first read and committed once execution has produced its result.
  */
-export function useRequestTransaction(options: { db: Kysely<Database> }): Plugin<{ data: RequestLoaders }> {
+export function useRequestTransaction(options: { db: Kysely<Database>; timeouts?: TransactionTimeouts }): Plugin<{ data: RequestLoaders }> {
   return {
     onContextBuilding({ context, extendContext }) {
       const { caller, decision } = callerOf(context.request);
-      const transaction = new RequestTransaction(options.db, caller.scope, caller.purpose);
+      const transaction = new RequestTransaction(options.db, caller.scope, caller.purpose, options.timeouts);
       extendContext({ data: new RequestLoaders(transaction, { rules: decision.consentRules }) });
     },
     onExecute({ executeFn, setExecuteFn }) {
