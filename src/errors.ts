@@ -109,22 +109,6 @@ export class QueryTooComplexError extends CustodianError {
   }
 }
 
-export class PayloadTooLargeError extends CustodianError {
-  static readonly code = 'PAYLOAD_TOO_LARGE';
-  readonly code = PayloadTooLargeError.code;
-  constructor(maxBytes: number) {
-    super(`The request body exceeds ${maxBytes} bytes.`, PayloadTooLargeError.code, 413, { limit: 'body', max: maxBytes });
-  }
-}
-
-export class LengthRequiredError extends CustodianError {
-  static readonly code = 'LENGTH_REQUIRED';
-  readonly code = LengthRequiredError.code;
-  constructor() {
-    super('A request with a body must declare its Content-Length.', LengthRequiredError.code, 411);
-  }
-}
-
 /** CONTRACT.md: too many requests for this caller; `Retry-After` says when to try again. */
 export class RateLimitedError extends CustodianError {
   static readonly code = 'RATE_LIMITED';

@@ -8,7 +8,6 @@ import type { DatabaseHandle } from './db/database.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { DEFAULT_DATABASE_LIMITS, DEFAULT_OPERATION_LIMITS, type DatabaseLimits, type OperationLimits } from './config.js';
 import { useAccessLog } from './graphql/plugins/use-access-log.js';
-import { useBodyLimit } from './graphql/plugins/use-body-limit.js';
 import { useCaller } from './graphql/plugins/use-caller.js';
 import { useCostLimit } from './graphql/plugins/use-cost-limit.js';
 import { useDatabaseAvailability } from './graphql/plugins/use-database-availability.js';
@@ -68,6 +67,8 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // Yoga's own limit: Content-Length checked before reading, chunked bodies counted as they stream.
+    maxRequestBodySize: limits.bodyBytes,
     // Bearer tokens, not cookies: no credentials. Without an allow-list, no CORS headers at all, so
     // browsers keep other origins out (yoga's default would echo any Origin).
     cors: corsOrigins.length === 0 ? false : { origin: [...corsOrigins], credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'x-purpose', 'x-request-id'], exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 },
@@ -90,13 +91,11 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       warn: (...args: unknown[]) => logger.warn('yoga.warning', { detail: typeof args[0] === 'string' ? args[0].slice(0, 200) : null }),
       error: (...args: unknown[]) => logger.error('yoga.error', args.find((a) => a instanceof Error) ?? args[0]),
     },
-    // The order matters and tests/plugin-order.test.ts holds it: hygiene and size before anything
-    // reads the body; the caller (and its rate limit) before parsing; trusted documents once the
+    // The order matters: headers on every response; the caller (and its rate limit) before parsing; trusted documents once the
     // role is known; limits while parsing and validating, before anything runs; the access log
     // inside the request transaction; database availability around all of execution.
     plugins: [
       useSecurityHeaders(),
-      useBodyLimit({ maxBytes: limits.bodyBytes }),
       ...(options.production ? [useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin] : []),
       useCaller({
         verifier: options.verifier,

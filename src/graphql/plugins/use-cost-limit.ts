@@ -1,8 +1,13 @@
-import { getNullableType, isListType, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { createRequire } from 'node:module';
+import { getNullableType, GraphQLError, isListType, type DocumentNode, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { getComplexity, type ComplexityEstimator } from 'graphql-query-complexity';
+import type { ComplexityEstimator, getComplexity as GetComplexity } from 'graphql-query-complexity';
 import { QueryTooComplexError } from '../../errors.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../pagination.js';
+
+// The library's ESM build imports graphql's .mjs files, a second graphql realm next to the CommonJS
+// one Node (and Pothos) use, and the two refuse each other's types; its CommonJS build shares ours.
+const { getComplexity } = createRequire(import.meta.url)('graphql-query-complexity') as { getComplexity: typeof GetComplexity };
 
 /** What an unpaged list (an attendee's orders, an order's tickets, relationships) is assumed to hold. */
 export const UNPAGED_LIST_SIZE = 10;
@@ -34,10 +39,11 @@ export function operationCost(
   try {
     return getComplexity({ schema, query: document, variables: variables ?? {}, operationName, estimators: [listSizeEstimator] });
   } catch (error) {
-    // Variables that do not coerce are refused by execution before any resolver runs; a
-    // document with too many nodes to evaluate is over any cost.
+    // A document with too many nodes to evaluate is over any cost. Variables that do not coerce
+    // are refused by execution before any resolver runs. Anything else fails closed.
     if (error instanceof Error && /number of nodes/i.test(error.message)) return Number.POSITIVE_INFINITY;
-    return 0;
+    if (error instanceof GraphQLError && /^Variable "\$/.test(error.message)) return 0;
+    throw error;
   }
 }
 
