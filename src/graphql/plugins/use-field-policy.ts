@@ -1,4 +1,4 @@
-import { isInterfaceType, isObjectType, isUnionType, type ValidationRule } from 'graphql';
+import { isInterfaceType, isIntrospectionType, isObjectType, isUnionType, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { FieldNotPermittedError } from '../../errors.js';
 import type { AccessDecision } from '../../policy/access-decision.js';
@@ -16,7 +16,9 @@ export function fieldPolicyRule(decision: AccessDecision, refused: Set<string>):
       Field(node) {
         const parent = context.getParentType();
         const field = node.name.value;
-        if (parent === null || parent === undefined || field.startsWith('__')) return;
+        // Introspection (__schema, __type and the types under them) describes the schema, not data;
+        // production refuses it whole (useDisableIntrospection).
+        if (parent === null || parent === undefined || field.startsWith('__') || isIntrospectionType(parent)) return;
         // On an interface the field may resolve on any implementation: each must allow it.
         const owners = isObjectType(parent)
           ? [parent]

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
-import { BadUserInputError, ConfigurationError, TrustedDocumentNotFoundError, TrustedDocumentRequiredError } from '../../errors.js';
+import { ConfigurationError, TrustedDocumentNotFoundError, TrustedDocumentRequiredError } from '../../errors.js';
 import type { Policy } from '../../policy/policy.js';
 import { resolvedCallerOf } from './use-caller.js';
 
@@ -61,7 +61,11 @@ export function useTrustedDocuments(options: TrustedDocumentsOptions): Plugin {
     customErrors: {
       notFound: () => new TrustedDocumentNotFoundError(),
       persistedQueryOnly: () => new TrustedDocumentRequiredError(),
-      keyNotFound: () => new BadUserInputError('Send a query, or the id of a trusted document in extensions.persistedQuery.sha256Hash.'),
+      // As yoga answers a request without a query when no trusted documents are configured.
+      keyNotFound: {
+        message: 'Must provide query string, or a trusted document id in extensions.persistedQuery.sha256Hash.',
+        extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+      },
     },
   }) as Plugin;
 }
