@@ -12,7 +12,7 @@ import { loadPolicyFile, type Policy } from './policy/policy.js';
 import { importData } from './privacy/import/import-data.js';
 import { createGateway, listen, type RunningGateway } from './server.js';
 import { loadTrustedDocuments } from './graphql/plugins/use-trusted-documents.js';
-import { createCallerRateLimiter } from './limits/rate-limiter.js';
+import { createCallerRateLimiter, type CallerRateLimiter } from './limits/rate-limiter.js';
 
 /** The owner's connection: migrations and imports. On the embedded database it is the same instance. */
 export async function openOwnerDatabase(config: Config): Promise<DatabaseHandle> {
@@ -58,7 +58,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const policy: Policy = loadPolicyFile(config.policyFile);
   const verifier = await createVerifier(config);
   const database = config.databaseUrl === undefined ? await prepareEmbedded(config, logger) : await openServerDatabase(config, logger);
-  const rateLimiter = createCallerRateLimiter(config.rateLimit, config.databaseUrl);
+  let rateLimiter: CallerRateLimiter;
+  try {
+    rateLimiter = await createCallerRateLimiter(config.rateLimit, config.databaseUrl);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
   try {
     const gateway = createGateway({
       database,

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { RateLimitConfig } from '../config.js';
-import { RateLimitedError } from '../errors.js';
+import { ConfigurationError, RateLimitedError } from '../errors.js';
 
 const WINDOW_SECONDS = 60;
 
@@ -53,10 +53,18 @@ function postgresStore(url: string): Store {
   };
 }
 
-function redisStore(url: string): Store {
+async function redisStore(url: string): Promise<Store> {
   // rate-limiter-flexible's advice: no offline queue, so a lost Redis fails fast to the insurance limiter.
-  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 });
   client.on('error', () => undefined);
+  try {
+    // Start only once Redis answers: a gateway that silently counted per process would not limit
+    // what several processes let through.
+    await client.connect();
+  } catch {
+    client.disconnect();
+    throw new ConfigurationError('REDIS_URL is set but Redis does not answer; the rate-limit store is unavailable.');
+  }
   return {
     limiter: (name, points) =>
       new RateLimiterRedis({
@@ -77,9 +85,9 @@ function redisStore(url: string): Store {
  * request spends one point of its subject's budget and, for a caller with a tenant, one of that
  * tenant's; a budget of 0 is off.
  */
-export function createCallerRateLimiter(config: RateLimitConfig, databaseUrl: string | undefined): CallerRateLimiter {
+export async function createCallerRateLimiter(config: RateLimitConfig, databaseUrl: string | undefined): Promise<CallerRateLimiter> {
   const store =
-    config.store === 'redis' ? redisStore(config.redisUrl!) : config.store === 'postgres' ? postgresStore(databaseUrl!) : memoryStore();
+    config.store === 'redis' ? await redisStore(config.redisUrl!) : config.store === 'postgres' ? postgresStore(databaseUrl!) : memoryStore();
   const subjects = config.subjectPerMinute > 0 ? store.limiter('subject', config.subjectPerMinute) : undefined;
   const tenants = config.tenantPerMinute > 0 ? store.limiter('tenant', config.tenantPerMinute) : undefined;
   const spend = async (limiter: RateLimiterAbstract | undefined, key: string, scope: 'subject' | 'tenant'): Promise<void> => {
