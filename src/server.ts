@@ -91,9 +91,9 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       warn: (...args: unknown[]) => logger.warn('yoga.warning', { detail: typeof args[0] === 'string' ? args[0].slice(0, 200) : null }),
       error: (...args: unknown[]) => logger.error('yoga.error', args.find((a) => a instanceof Error) ?? args[0]),
     },
-    // The order matters: headers on every response; the caller (and its rate limit) before parsing; trusted documents once the
-    // role is known; limits while parsing and validating, before anything runs; the access log
-    // inside the request transaction; database availability around all of execution.
+    // The caller (and its rate limit) comes first, before the body is parsed; trusted documents
+    // need its role and refuse without one; limits run while parsing and validating, so before
+    // anything executes; the access log writes inside the request transaction.
     plugins: [
       useSecurityHeaders(),
       ...(options.production ? [useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin] : []),

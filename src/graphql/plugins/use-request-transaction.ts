@@ -1,6 +1,8 @@
 import type { Kysely } from 'kysely';
 import type { Plugin } from 'graphql-yoga';
+import { isDatabaseUnavailable } from '../../db/availability.js';
 import type { TransactionTimeouts } from '../../db/request-scope.js';
+import { ServiceUnavailableError } from '../../errors.js';
 import { RequestTransaction } from '../../db/request-transaction.js';
 import type { Database } from '../../db/tables.js';
 import type { GraphQLContext } from '../context.js';
@@ -28,7 +30,14 @@ export function useRequestTransaction(options: { db: Kysely<Database>; timeouts?
           await data.transaction.finish('rollback').catch(() => undefined);
           throw error;
         }
-        await data.transaction.finish('commit');
+        try {
+          await data.transaction.finish('commit');
+        } catch (error) {
+          // The database went away before the commit: nothing was committed, and the caller is
+          // told to come back (503), not handed an unexpected error.
+          if (isDatabaseUnavailable(error)) return { errors: [new ServiceUnavailableError()] };
+          throw error;
+        }
         return result;
       });
     },
