@@ -108,7 +108,7 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       ...(options.trustedDocuments === undefined ? [] : [useTrustedDocuments(options.trustedDocuments)]),
       useOperationLimits(limits),
       useCostLimit({ maxCost: limits.cost }),
-      useExpensiveFields({ maxPerOperation: { 'DataSubject.export': 1 } }),
+      useExpensiveFields({ fields: { 'DataSubject.export': { max: 1, limit: 'export' } } }),
       useFieldPolicy(),
       // Before useRequestTransaction: its write must run inside the request's transaction.
       useAccessLog({ db: options.database.db, policy: options.policy, logger }),

@@ -10,7 +10,7 @@ import {
   type SelectionSetNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { QueryTooComplexError } from '../../errors.js';
+import { QueryTooComplexError, type OperationLimitName } from '../../errors.js';
 
 /**
  * How often each `Type.field` is selected by the operation that will run, counting every alias
@@ -61,16 +61,16 @@ export function countFieldSelections(
  * any number of aliases or fragments, is refused before execution (QUERY_TOO_COMPLEX, limit
  * "export").
  */
-export function useExpensiveFields(options: { maxPerOperation: Readonly<Record<string, number>> }): Plugin {
-  const fields = new Set(Object.keys(options.maxPerOperation));
+export function useExpensiveFields(options: { fields: Readonly<Record<string, { max: number; limit: OperationLimitName }>> }): Plugin {
+  const fields = new Set(Object.keys(options.fields));
   return {
     onValidate({ params, context }) {
       const operationName = (context as { params?: { operationName?: string } }).params?.operationName;
       return ({ valid }) => {
         if (!valid) return;
         for (const [key, count] of countFieldSelections(params.schema, params.documentAST, operationName, fields)) {
-          const max = options.maxPerOperation[key]!;
-          if (count > max) throw new QueryTooComplexError('export', max);
+          const { max, limit } = options.fields[key]!;
+          if (count > max) throw new QueryTooComplexError(limit, max);
         }
       };
     },
