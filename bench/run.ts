@@ -89,6 +89,37 @@ async function dashboard(database: TestDatabase, gateway: TestGateway, token: st
   report('Organizer dashboard page (24 attendees, orders, tickets)', [viaSql, viaGateway]);
 }
 
+const ONE_ATTENDEE = '{ attendees(first: 1) { edges { node { id name } } } }';
+const ALIAS_FLOOD = `{ ${Array.from({ length: 3_000 }, (_, i) => `a${i}: events(first: 500) { edges { node { id name } } }`).join(' ')} }`;
+
+/**
+ * Issue 9's pool attack: while 12 clients keep sending the 3,000-alias flood (refused before it
+ * runs) or the largest dashboard page the limits allow, how long does another caller's
+ * one-attendee read take? Tests assert only the refusals; this measures the figure.
+ */
+async function underAttack(gateway: TestGateway, token: string) {
+  const read = async () => {
+    const response = await gateway.request({ query: ONE_ATTENDEE, token, purpose: 'ticketing' });
+    if (response.status !== 200) throw new Error(`gateway answered ${response.status}`);
+  };
+  const whileFlooding = async (name: string, query: string) => {
+    let flooding = true;
+    const attackers = Array.from({ length: 12 }, async () => {
+      while (flooding) await gateway.request({ query, token, purpose: 'ticketing' });
+    });
+    try {
+      return await measure(name, read, Math.max(10, Math.floor(iterations / 4)));
+    } finally {
+      flooding = false;
+      await Promise.all(attackers);
+    }
+  };
+  const quiet = await measure('one-attendee read, nobody else', read);
+  const floods = await whileFlooding('same, while 12 clients send 3,000-alias floods', ALIAS_FLOOD);
+  const pages = await whileFlooding('same, while 12 clients read 500-attendee pages', DASHBOARD);
+  report("Another caller's read under attack (12 concurrent attackers)", [quiet, floods, pages]);
+}
+
 async function loadAccessLog(database: TestDatabase): Promise<void> {
   const started = performance.now();
   const db = database.owner.db;
@@ -172,6 +203,7 @@ try {
   try {
     process.stdout.write(`Custodian benchmark on ${kind === 'postgres' ? 'PostgreSQL' : 'PGlite'}, ${iterations} iterations per peer\n`);
     await dashboard(database, gateway, await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2h' }));
+    await underAttack(gateway, await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2h' }));
     await loadAccessLog(database);
     await personHistory(database, gateway, await keys.sign({ roles: ['security_reviewer'], ttl: '2h' }));
   } finally {

@@ -7,6 +7,7 @@ import * as maskedReads from './0005-masked-reads.js';
 import * as accessLogPerPerson from './0006-access-log-per-person.js';
 import * as writePolicies from './0006-write-policies.js';
 import * as retentionHoldsIncidents from './0007-retention-holds-incidents.js';
+import * as rateLimits from './0009-rate-limits.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '0006-access-log-per-person': accessLogPerPerson,
   '0006-write-policies': writePolicies,
   '0007-retention-holds-incidents': retentionHoldsIncidents,
+  '0009-rate-limits': rateLimits,
 };

@@ -23,6 +23,8 @@ import { startTracing, type Tracing } from './ops/tracing.js';
 import { metricsResponse } from './ops/use-health.js';
 import type { RetentionScheduler } from './privacy/retention-scheduler.js';
 import { createGateway, listen, type RunningGateway } from './server.js';
+import { loadTrustedDocuments } from './graphql/plugins/use-trusted-documents.js';
+import { createCallerRateLimiter, type CallerRateLimiter } from './limits/rate-limiter.js';
 
 /** The owner's connection: migrations and imports. On the embedded database it is the same instance. */
 export async function openOwnerDatabase(config: Config): Promise<DatabaseHandle> {
@@ -123,6 +125,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Star
   const metrics = new GatewayMetrics(policy, { processMetrics: true });
   const readiness = createReadiness([databaseReadiness(database.db), async () => keys?.problem()]);
   let metricsServer: Server | undefined;
+  let rateLimiter: CallerRateLimiter;
+  try {
+    rateLimiter = await createCallerRateLimiter(config.rateLimit, config.databaseUrl);
+  } catch (error) {
+    keys?.stop();
+    await database.close();
+    await tracing?.shutdown().catch(() => undefined);
+    throw error;
+  }
   try {
     const gateway = createGateway({
       database,
@@ -130,6 +141,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Star
       verifier,
       production: config.production,
       logger,
+      limits: config.limits,
+      databaseLimits: config.databaseLimits,
+      rateLimiter,
+      corsOrigins: config.corsOrigins,
+      ...(config.trustedDocuments.file === undefined
+        ? {}
+        : { trustedDocuments: { documents: loadTrustedDocuments(config.trustedDocuments.file), onlyForRoles: config.trustedDocuments.onlyForRoles } }),
       ops: { metrics, readiness, metricsOnGatewayPort: config.ops.metricsPort === undefined, requestLogger: logger },
     });
     const retention = await scheduleRetention(config, database, logger);
@@ -137,6 +155,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Star
       await retention?.stop();
       throw error;
     });
+    logger.info('rate_limit.store', { store: rateLimiter.store });
     let metricsUrl: string | undefined;
     if (config.ops.metricsPort !== undefined) {
       metricsServer = await serveMetrics(metrics, config.host, config.ops.metricsPort).catch(async (error: unknown) => {
@@ -150,6 +169,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Star
       keys?.stop();
       await new Promise<void>((resolve) => (metricsServer === undefined ? resolve() : metricsServer.close(() => resolve())));
       metricsServer?.closeAllConnections();
+      await rateLimiter.close();
       await database.close();
       await tracing?.shutdown().catch(() => undefined);
     };
@@ -175,6 +195,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Star
   } catch (error) {
     keys?.stop();
     metricsServer?.close();
+    await rateLimiter.close();
     await database.close();
     throw error;
   }
@@ -201,7 +222,7 @@ async function serveMetrics(metrics: GatewayMetrics, host: string, port: number)
 }
 
 async function prepareEmbedded(config: Config, logger: Logger): Promise<DatabaseHandle> {
-  const database = await openDatabase({ dataDir: config.dataDir });
+  const database = await openDatabase({ dataDir: config.dataDir, poolTimeoutMs: config.databaseLimits.poolTimeoutMs });
   try {
     const applied = await migrateDatabase(database, config);
     if (applied.length > 0) logger.info('database.migrated', { migrations: applied.join(',') });
@@ -221,7 +242,7 @@ async function prepareEmbedded(config: Config, logger: Logger): Promise<Database
 async function openServerDatabase(config: Config, policy: Policy, logger: Logger): Promise<DatabaseHandle> {
   const url = config.databaseUrl!;
   assertDatabaseUrl('DATABASE_URL', url);
-  const database = await openDatabase({ url });
+  const database = await openDatabase({ url, poolSize: config.databaseLimits.poolSize, poolTimeoutMs: config.databaseLimits.poolTimeoutMs });
   try {
     await checkDatabaseConnection(database.db, url, 'DATABASE_URL');
     const pending = await pendingMigrations(database.db).catch((error: unknown) => {

@@ -6,6 +6,47 @@ export interface AuthConfig {
   publicKeyFile: string | undefined;
   issuer: string;
   audience: string;
+  /** Oldest accepted token (from its `iat`), and furthest accepted `exp`, in seconds. */
+  maxTokenAgeSeconds: number;
+  /** Clock skew tolerated between the issuer and the gateway, in seconds. */
+  clockToleranceSeconds: number;
+}
+
+/** Operation limits checked before execution (QUERY_TOO_COMPLEX). */
+export interface OperationLimits {
+  depth: number;
+  aliases: number;
+  tokens: number;
+  directives: number;
+  /** Estimated cost: every field 1, list sizes (`first`) multiplied through nesting. */
+  cost: number;
+  /** Size of a request body, in bytes. */
+  bodyBytes: number;
+}
+
+export type RateLimitStoreKind = 'memory' | 'postgres' | 'redis';
+
+export interface RateLimitConfig {
+  /** Requests per minute per token subject; 0 turns the limit off. */
+  subjectPerMinute: number;
+  tenantPerMinute: number;
+  store: RateLimitStoreKind;
+  redisUrl: string | undefined;
+}
+
+export interface DatabaseLimits {
+  poolSize: number;
+  /** Longest wait for a pool connection before SERVICE_UNAVAILABLE, in milliseconds. */
+  poolTimeoutMs: number;
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
+export interface TrustedDocumentsConfig {
+  /** JSON object of document id (e.g. its sha256) to document text. */
+  file: string | undefined;
+  /** Roles that may send only trusted documents; '*' means every role. */
+  onlyForRoles: readonly string[];
 }
 
 export interface Config {
@@ -27,6 +68,12 @@ export interface Config {
   appDbRole: string;
   /** RETENTION_INTERVAL: run retention inside the gateway this often (ms); undefined = never. */
   retentionIntervalMs: number | undefined;
+  limits: OperationLimits;
+  rateLimit: RateLimitConfig;
+  databaseLimits: DatabaseLimits;
+  /** Origins allowed cross-origin access; empty = none (no CORS headers at all). */
+  corsOrigins: readonly string[];
+  trustedDocuments: TrustedDocumentsConfig;
 }
 
 export interface OpsConfig {
@@ -38,10 +85,87 @@ export interface OpsConfig {
   otlpEndpoint: string | undefined;
 }
 
+export const DEFAULT_OPERATION_LIMITS: OperationLimits = {
+  depth: 12,
+  aliases: 30,
+  tokens: 2_000,
+  directives: 20,
+  cost: 1_000_000,
+  bodyBytes: 256 * 1024,
+};
+
+export const DEFAULT_RATE_LIMIT: RateLimitConfig = {
+  subjectPerMinute: 600,
+  tenantPerMinute: 3_000,
+  store: 'memory',
+  redisUrl: undefined,
+};
+
+export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = {
+  poolSize: 10,
+  poolTimeoutMs: 5_000,
+  statementTimeoutMs: 15_000,
+  idleInTransactionTimeoutMs: 15_000,
+};
+
+export const DEFAULT_MAX_TOKEN_AGE_SECONDS = 24 * 60 * 60;
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
+
 const projectRoot = path.resolve(import.meta.dirname, '..');
 
 export const DEV_ISSUER = 'custodian-dev';
 export const DEV_AUDIENCE = 'custodian';
+
+const DURATION = /^(\d{1,9})\s*(ms|s|m|h|d)?$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A duration such as `500ms`, `30s`, `15m`, `24h`, `7d`; a bare number is seconds. */
+export function parseDuration(name: string, value: string | undefined, fallbackMs: number): number {
+  const text = nonEmpty(value);
+  if (text === undefined) return fallbackMs;
+  const match = DURATION.exec(text);
+  if (match === null) throw new ConfigurationError(`${name} must be a duration such as 500ms, 30s, 15m or 24h, got "${text}".`);
+  return Number(match[1]) * UNIT_MS[match[2] ?? 's']!;
+}
+
+/** A whole number within [min, max]. */
+export function parseCount(name: string, value: string | undefined, fallback: number, min = 0, max = 1_000_000_000): number {
+  const text = nonEmpty(value);
+  if (text === undefined) return fallback;
+  if (!/^\d{1,10}$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got "${text}".`);
+  }
+  return Number(text);
+}
+
+function list(value: string | undefined): string[] {
+  return (nonEmpty(value) ?? '').split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+function corsOriginsOf(value: string | undefined): string[] {
+  return list(value).map((origin) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigurationError(`CORS_ORIGINS must list origins such as https://dashboard.example, got "${origin}".`);
+    }
+    if (!['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigurationError(`CORS_ORIGINS must list bare origins (scheme://host[:port]), got "${origin}".`);
+    }
+    return parsed.origin;
+  });
+}
+
+function rateLimitStoreOf(env: NodeJS.ProcessEnv, redisUrl: string | undefined): RateLimitStoreKind {
+  const named = nonEmpty(env.RATE_LIMIT_STORE);
+  if (named === undefined) return redisUrl === undefined ? 'memory' : 'redis';
+  if (named !== 'memory' && named !== 'postgres' && named !== 'redis') {
+    throw new ConfigurationError(`RATE_LIMIT_STORE must be memory, postgres or redis, got "${named}".`);
+  }
+  if (named === 'redis' && redisUrl === undefined) throw new ConfigurationError('RATE_LIMIT_STORE=redis needs REDIS_URL.');
+  return named;
+}
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
@@ -97,6 +221,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       throw new ConfigurationError(`NODE_ENV=production requires ${missing.join(', ')}.`);
     }
   }
+  if (nonEmpty(env.RATE_LIMIT_STORE) === 'postgres' && databaseUrl === undefined) {
+    throw new ConfigurationError('RATE_LIMIT_STORE=postgres needs DATABASE_URL (the embedded database serves one process only).');
+  }
+  if (nonEmpty(env.TRUSTED_DOCUMENTS_ONLY_ROLES) !== undefined && nonEmpty(env.TRUSTED_DOCUMENTS_FILE) === undefined) {
+    throw new ConfigurationError('TRUSTED_DOCUMENTS_ONLY_ROLES needs TRUSTED_DOCUMENTS_FILE.');
+  }
   return {
     production,
     port,
@@ -110,6 +240,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       publicKeyFile,
       issuer: issuer ?? DEV_ISSUER,
       audience: audience ?? DEV_AUDIENCE,
+      maxTokenAgeSeconds: parseDuration('AUTH_MAX_TOKEN_AGE', env.AUTH_MAX_TOKEN_AGE, DEFAULT_MAX_TOKEN_AGE_SECONDS * 1000) / 1000,
+      clockToleranceSeconds: parseDuration('AUTH_CLOCK_TOLERANCE', env.AUTH_CLOCK_TOLERANCE, DEFAULT_CLOCK_TOLERANCE_SECONDS * 1000) / 1000,
     },
     policyFile: path.resolve(nonEmpty(env.POLICY_FILE) ?? path.join(projectRoot, 'schema', 'policy.yaml')),
     demoDataFile: path.join(projectRoot, 'fixtures', 'demo.json'),
@@ -120,6 +252,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     appDbRole,
     retentionIntervalMs: parseInterval(nonEmpty(env.RETENTION_INTERVAL)),
+    limits: {
+      depth: parseCount('MAX_QUERY_DEPTH', env.MAX_QUERY_DEPTH, DEFAULT_OPERATION_LIMITS.depth, 1),
+      aliases: parseCount('MAX_QUERY_ALIASES', env.MAX_QUERY_ALIASES, DEFAULT_OPERATION_LIMITS.aliases, 0),
+      tokens: parseCount('MAX_QUERY_TOKENS', env.MAX_QUERY_TOKENS, DEFAULT_OPERATION_LIMITS.tokens, 10),
+      directives: parseCount('MAX_QUERY_DIRECTIVES', env.MAX_QUERY_DIRECTIVES, DEFAULT_OPERATION_LIMITS.directives, 0),
+      cost: parseCount('MAX_QUERY_COST', env.MAX_QUERY_COST, DEFAULT_OPERATION_LIMITS.cost, 1),
+      bodyBytes: parseCount('MAX_BODY_BYTES', env.MAX_BODY_BYTES, DEFAULT_OPERATION_LIMITS.bodyBytes, 1024, 100 * 1024 * 1024),
+    },
+    rateLimit: {
+      subjectPerMinute: parseCount('RATE_LIMIT_SUBJECT_PER_MINUTE', env.RATE_LIMIT_SUBJECT_PER_MINUTE, DEFAULT_RATE_LIMIT.subjectPerMinute),
+      tenantPerMinute: parseCount('RATE_LIMIT_TENANT_PER_MINUTE', env.RATE_LIMIT_TENANT_PER_MINUTE, DEFAULT_RATE_LIMIT.tenantPerMinute),
+      store: rateLimitStoreOf(env, nonEmpty(env.REDIS_URL)),
+      redisUrl: nonEmpty(env.REDIS_URL),
+    },
+    databaseLimits: {
+      poolSize: parseCount('DATABASE_POOL_SIZE', env.DATABASE_POOL_SIZE, DEFAULT_DATABASE_LIMITS.poolSize, 1, 1000),
+      poolTimeoutMs: parseDuration('DATABASE_POOL_TIMEOUT', env.DATABASE_POOL_TIMEOUT, DEFAULT_DATABASE_LIMITS.poolTimeoutMs),
+      statementTimeoutMs: parseDuration('DATABASE_STATEMENT_TIMEOUT', env.DATABASE_STATEMENT_TIMEOUT, DEFAULT_DATABASE_LIMITS.statementTimeoutMs),
+      idleInTransactionTimeoutMs: parseDuration(
+        'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT',
+        env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT,
+        DEFAULT_DATABASE_LIMITS.idleInTransactionTimeoutMs,
+      ),
+    },
+    corsOrigins: corsOriginsOf(env.CORS_ORIGINS),
+    trustedDocuments: {
+      file: nonEmpty(env.TRUSTED_DOCUMENTS_FILE) === undefined ? undefined : path.resolve(nonEmpty(env.TRUSTED_DOCUMENTS_FILE)!),
+      onlyForRoles: list(env.TRUSTED_DOCUMENTS_ONLY_ROLES),
+    },
   };
 }
 

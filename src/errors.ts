@@ -108,3 +108,57 @@ export class TokenRevokedError extends CustodianError {
     super('This token has been revoked.', TokenRevokedError.code, 401, { reason: TokenRevokedError.reason });
   }
 }
+
+/** Which operation limit refused a request (CONTRACT.md: `extensions.limit`). */
+export type OperationLimitName = 'depth' | 'aliases' | 'tokens' | 'directives' | 'cost' | 'export';
+
+export class QueryTooComplexError extends CustodianError {
+  static readonly code = 'QUERY_TOO_COMPLEX';
+  readonly code = QueryTooComplexError.code;
+  readonly limit: OperationLimitName;
+  constructor(limit: OperationLimitName, max: number) {
+    super(`The operation exceeds the ${limit} limit (${max}); nothing was run.`, QueryTooComplexError.code, 400, { limit, max });
+    this.limit = limit;
+  }
+}
+
+/** CONTRACT.md: too many requests for this caller; `Retry-After` says when to try again. */
+export class RateLimitedError extends CustodianError {
+  static readonly code = 'RATE_LIMITED';
+  readonly code = RateLimitedError.code;
+  constructor(retryAfterSeconds: number, scope: 'subject' | 'tenant') {
+    super(`Too many requests for this ${scope === 'subject' ? 'caller' : 'tenant'}; try again in ${retryAfterSeconds} s.`, RateLimitedError.code, undefined, {
+      scope,
+      retryAfter: retryAfterSeconds,
+      http: { status: 429, headers: { 'Retry-After': String(retryAfterSeconds) } },
+    });
+  }
+}
+
+/** CONTRACT.md: the database is unreachable or no connection came free in time. */
+export class ServiceUnavailableError extends CustodianError {
+  static readonly code = 'SERVICE_UNAVAILABLE';
+  readonly code = ServiceUnavailableError.code;
+  constructor(retryAfterSeconds = 5) {
+    super('The service is busy or its database is unreachable; nothing was read. Try again later.', ServiceUnavailableError.code, undefined, {
+      http: { status: 503, headers: { 'Retry-After': String(retryAfterSeconds) } },
+    });
+  }
+}
+
+/** A role that may send only trusted (persisted) documents sent an ad-hoc one. */
+export class TrustedDocumentRequiredError extends CustodianError {
+  static readonly code = 'TRUSTED_DOCUMENT_REQUIRED';
+  readonly code = TrustedDocumentRequiredError.code;
+  constructor() {
+    super('This caller may run only trusted documents: send extensions.persistedQuery.sha256Hash (or documentId) of a registered operation.', TrustedDocumentRequiredError.code, 400);
+  }
+}
+
+export class TrustedDocumentNotFoundError extends CustodianError {
+  static readonly code = 'TRUSTED_DOCUMENT_NOT_FOUND';
+  readonly code = TrustedDocumentNotFoundError.code;
+  constructor() {
+    super('No trusted document has this id.', TrustedDocumentNotFoundError.code, 400);
+  }
+}

@@ -1,18 +1,27 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import { withRevocationCheck } from './auth/revocation.js';
 import type { TokenVerifier } from './auth/token-verifier.js';
 import type { DatabaseHandle } from './db/database.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { ConfigurationError } from './errors.js';
+import { DEFAULT_DATABASE_LIMITS, DEFAULT_OPERATION_LIMITS, type DatabaseLimits, type OperationLimits } from './config.js';
 import { useAccessLog } from './graphql/plugins/use-access-log.js';
 import { useCallerSchema } from './graphql/plugins/use-caller-schema.js';
 import { useCaller } from './graphql/plugins/use-caller.js';
+import { useCostLimit } from './graphql/plugins/use-cost-limit.js';
+import { useDatabaseAvailability } from './graphql/plugins/use-database-availability.js';
+import { useExpensiveFields } from './graphql/plugins/use-expensive-fields.js';
 import { useFieldPolicy } from './graphql/plugins/use-field-policy.js';
+import { useOperationLimits } from './graphql/plugins/use-operation-limits.js';
 import { useRequestTransaction } from './graphql/plugins/use-request-transaction.js';
+import { useSecurityHeaders } from './graphql/plugins/use-security-headers.js';
+import { checkTrustedDocumentRoles, useTrustedDocuments, type TrustedDocumentsOptions } from './graphql/plugins/use-trusted-documents.js';
+import type { CallerRateLimiter } from './limits/rate-limiter.js';
 import { gatewaySchema } from './graphql/schema.js';
 import { describeErrorSafely, silentLogger, type Logger } from './logger.js';
 import { createDecisionCache } from './policy/access-decision.js';
@@ -32,6 +41,15 @@ export interface GatewayOptions {
   verifier: TokenVerifier;
   production: boolean;
   logger?: Logger;
+  /** Operation limits; defaults are DEFAULT_OPERATION_LIMITS. */
+  limits?: Partial<OperationLimits>;
+  /** Statement and idle-in-transaction timeouts of each request's transaction. */
+  databaseLimits?: Pick<DatabaseLimits, 'statementTimeoutMs' | 'idleInTransactionTimeoutMs'>;
+  /** Per-caller request budgets; without one, requests are not rate limited. */
+  rateLimiter?: CallerRateLimiter;
+  /** Origins allowed cross-origin access; empty or absent = none. */
+  corsOrigins?: readonly string[];
+  trustedDocuments?: TrustedDocumentsOptions;
   /** Operations: health, readiness, metrics and the per-request log line (defaults: see gatewayOps). */
   ops?: GatewayOps;
 }
@@ -46,6 +64,9 @@ export interface GatewayOps {
   /** One log line per request goes here (undefined: none). */
   requestLogger?: Logger;
 }
+
+/** Seconds a client is told to wait after SERVICE_UNAVAILABLE. */
+const RETRY_AFTER_UNAVAILABLE_SECONDS = 5;
 
 export const GRAPHIQL_QUERY = `# Custodian. Mint a token in a terminal:
 #   npm run -s token -- --role organizer_admin --tenant northwind-live
@@ -69,10 +90,21 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
     if (event.level === 'query' && /^insert into "access_log"/.test(event.query.sql)) metrics.observeAccessLogWrite(event.queryDurationMillis / 1000);
     traceQuery(event);
   });
+  const limits = { ...DEFAULT_OPERATION_LIMITS, ...options.limits };
+  const timeouts = options.databaseLimits ?? DEFAULT_DATABASE_LIMITS;
+  const corsOrigins = options.corsOrigins ?? [];
+  if (options.trustedDocuments !== undefined) checkTrustedDocumentRoles(options.trustedDocuments.onlyForRoles, options.policy);
+  const { rateLimiter, policy } = options;
+  const tenantScoped = (roles: readonly string[]) => roles.some((role) => policy.roles.get(role)?.scope === 'tenant');
   return createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
+    // Yoga's own limit: Content-Length checked before reading, chunked bodies counted as they stream.
+    maxRequestBodySize: limits.bodyBytes,
+    // Bearer tokens, not cookies: no credentials. Without an allow-list, no CORS headers at all, so
+    // browsers keep other origins out (yoga's default would echo any Origin).
+    cors: corsOrigins.length === 0 ? false : { origin: [...corsOrigins], credentials: false, methods: ['GET', 'POST'], allowedHeaders: ['authorization', 'content-type', 'x-purpose', 'x-request-id'], exposedHeaders: ['x-request-id', 'retry-after'], maxAge: 600 },
     graphiql: options.production
       ? false
       : {
@@ -96,21 +128,33 @@ export function createGateway(options: GatewayOptions): YogaServerInstance<Recor
       warn: (...args: unknown[]) => logger.warn('yoga.warning', { detail: typeof args[0] === 'string' ? args[0].slice(0, 200) : null }),
       error: (...args: unknown[]) => logger.error('yoga.error', args.find((a) => a instanceof Error) ?? args[0]),
     },
+    // The caller (and its rate limit) comes first, before the body is parsed; trusted documents
+    // need its role and refuse without one; limits run while parsing and validating, so before
+    // anything executes; the access log writes inside the request transaction.
     plugins: [
       // First: health checks and metrics scrapes answer before anything GraphQL runs.
       useHealth({ readiness, metrics: options.ops?.metricsOnGatewayPort === false ? undefined : metrics }),
-      ...(options.production ? [useDisableIntrospection()] : []),
+      useSecurityHeaders(),
+      ...(options.production ? [useDisableIntrospection(), blockFieldSuggestionsPlugin() as Plugin] : []),
       useValidationTracing(),
       useCaller({
         // Containment (breach response): a revoked jti or actor is refused from the next request.
         verifier: tracedVerifier(withRevocationCheck(options.verifier, options.database.db)),
         policy: options.policy,
         decide: createDecisionCache(options.policy),
+        ...(rateLimiter === undefined
+          ? {}
+          : { admit: (claims) => rateLimiter.admit(claims.sub, tenantScoped(claims.roles) ? claims.tenant : undefined) }),
       }),
+      ...(options.trustedDocuments === undefined ? [] : [useTrustedDocuments(options.trustedDocuments)]),
+      useOperationLimits(limits),
+      useCostLimit({ maxCost: limits.cost }),
+      useExpensiveFields({ fields: { 'DataSubject.export': { max: 1, limit: 'export' } } }),
       useFieldPolicy(),
       // Before useRequestTransaction: its write must run inside the request's transaction.
       useAccessLog({ db: options.database.db, policy: options.policy, logger }),
-      useRequestTransaction({ db: options.database.db }),
+      useRequestTransaction({ db: options.database.db, timeouts }),
+      useDatabaseAvailability({ retryAfterSeconds: RETRY_AFTER_UNAVAILABLE_SECONDS, logger }),
       // After the plugins that wrap execution: its span covers the access-log write and commit.
       useExecutionTracing(),
       // After the plugins that wrap execution: introspection runs on the caller's own schema.

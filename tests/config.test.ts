@@ -35,6 +35,8 @@ describe('loadConfig', () => {
       publicKeyFile: undefined,
       issuer: 'https://issuer.example',
       audience: 'custodian',
+      maxTokenAgeSeconds: 86_400,
+      clockToleranceSeconds: 30,
     });
     expect(config.host).toBe('0.0.0.0');
   });
@@ -167,7 +169,7 @@ describe('readKeyFile', () => {
 });
 
 describe('createTokenVerifier key source', () => {
-  const auth = { jwksUrl: undefined, publicKeyFile: undefined, issuer: 'iss', audience: 'aud' };
+  const auth = { jwksUrl: undefined, publicKeyFile: undefined, issuer: 'iss', audience: 'aud', maxTokenAgeSeconds: 86_400, clockToleranceSeconds: 30 };
 
   it('refuses to start without any key source', async () => {
     await expect(createTokenVerifier(auth)).rejects.toBeInstanceOf(ConfigurationError);

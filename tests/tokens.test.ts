@@ -447,13 +447,22 @@ describe.each(DATABASE_KINDS)('tokens over HTTP (%s)', (kind) => {
     });
 
     it('refuses a token that expired while it was held', async () => {
-      const token = await keys.real.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2s' });
-      const first = await post(gateway.url, { ...bearer(token), 'x-purpose': 'ticketing' });
-      expect(first.status).toBe(200);
-      // jose compares whole seconds; wait until the exp second itself has begun, no longer.
-      const exp = decodeSegment(token.split('.')[1]!).exp as number;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 20));
-      expectUnauthenticated(await refusedWithoutSql({ ...bearer(token), 'x-purpose': 'ticketing' }));
+      // A gateway without clock tolerance, so the test waits for the expiry itself and no longer
+      // (the default 30 s tolerance is covered in token-lifetime.test.ts).
+      const strict = await startTestGateway({ database: database.app, auth: { ...keys.real.auth, clockToleranceSeconds: 0 } });
+      try {
+        const token = await keys.real.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2s' });
+        const first = await post(strict.url, { ...bearer(token), 'x-purpose': 'ticketing' });
+        expect(first.status).toBe(200);
+        // jose compares whole seconds; wait until the exp second itself has begun, no longer.
+        const exp = decodeSegment(token.split('.')[1]!).exp as number;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 20));
+        const before = database.app.statements.count;
+        expectUnauthenticated(await post(strict.url, { ...bearer(token), 'x-purpose': 'ticketing' }, EVENTS));
+        expect(database.app.statements.count).toBe(before);
+      } finally {
+        await strict.close();
+      }
     });
 
     it('checks the token before the query: an unparsable query with no token is still 401', async () => {
@@ -580,7 +589,7 @@ describe.each(DATABASE_KINDS)('tokens over HTTP (%s)', (kind) => {
         await new Promise<void>((resolve) => jwksServer.close(() => resolve()));
       });
 
-      const remote = (url: string): AuthConfig => ({ jwksUrl: url, publicKeyFile: undefined, issuer: TEST_ISSUER, audience: TEST_AUDIENCE });
+      const remote = (url: string): AuthConfig => ({ jwksUrl: url, publicKeyFile: undefined, issuer: TEST_ISSUER, audience: TEST_AUDIENCE, maxTokenAgeSeconds: 86_400, clockToleranceSeconds: 30 });
 
       it('accepts the valid token with keys fetched from the URL', async () => {
         const before = fetches;

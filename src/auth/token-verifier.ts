@@ -31,10 +31,19 @@ export async function createTokenVerifier(auth: AuthConfig, devJwks?: { keys: JW
           issuer: auth.issuer,
           audience: auth.audience,
           algorithms: [...ALLOWED_ALGORITHMS],
-          requiredClaims: ['exp', 'iss', 'aud', 'sub'],
+          requiredClaims: ['exp', 'iat', 'iss', 'aud', 'sub'],
+          // jose refuses an `iat` older than the maximum age, or later than now + tolerance.
+          maxTokenAge: auth.maxTokenAgeSeconds,
+          clockTolerance: auth.clockToleranceSeconds,
         }));
       } catch (error) {
         throw new UnauthenticatedError(describeJoseFailure(error));
+      }
+      // A token may not outlive the maximum age either: an `exp` a century ahead is refused now,
+      // not in 24 hours when its `iat` gets old.
+      const { exp } = payload as { exp: number };
+      if (exp > Math.floor(Date.now() / 1000) + auth.maxTokenAgeSeconds + auth.clockToleranceSeconds) {
+        throw new UnauthenticatedError(`The token's "exp" claim is further ahead than the maximum token age allows.`);
       }
       const claims = tokenClaimsSchema.safeParse(payload);
       if (!claims.success) {
@@ -112,7 +121,9 @@ export async function readKeyFile(file: string): Promise<{ keys: JWK[]; fromPem:
 }
 
 function describeJoseFailure(error: unknown): string {
-  if (error instanceof joseErrors.JWTExpired) return 'The token has expired.';
+  if (error instanceof joseErrors.JWTExpired) {
+    return error.claim === 'iat' ? 'The token is older than the maximum token age.' : 'The token has expired.';
+  }
   if (error instanceof joseErrors.JWTClaimValidationFailed) {
     return `The token's "${error.claim}" claim is missing or not accepted.`;
   }

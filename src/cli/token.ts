@@ -35,7 +35,12 @@ runCli(async () => {
   }
   await checkAgainstDatabase(config, rolePolicy.scope === 'tenant' ? tenant : undefined, role === 'data_subject' ? sub : undefined);
   const ttl = args.get('ttl') ?? '1h';
-  if (!/^\d+\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)$/.test(ttl)) throw new ConfigurationError('--ttl takes a span such as 30s, 15m, 1h or 7d.');
+  const span = /^(\d+)\s*(s|sec|secs|m|min|mins|h|hr|hrs|d|day|days)$/.exec(ttl);
+  if (span === null) throw new ConfigurationError('--ttl takes a span such as 30s, 15m, 1h or 7d.');
+  const seconds = Number(span[1]) * ({ s: 1, m: 60, h: 3600, d: 86_400 } as Record<string, number>)[span[2]![0]!]!;
+  if (seconds > config.auth.maxTokenAgeSeconds) {
+    throw new ConfigurationError(`--ttl ${ttl} is longer than the gateway accepts (AUTH_MAX_TOKEN_AGE, ${config.auth.maxTokenAgeSeconds} s).`);
+  }
   if (config.auth.jwksUrl !== undefined || config.auth.publicKeyFile !== undefined) {
     process.stderr.write('Note: AUTH_JWKS_URL/AUTH_PUBLIC_KEY_FILE is set, so the gateway will not accept this development token.\n');
   }

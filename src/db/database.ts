@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect, type LogEvent } from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
+import { withBoundedConnectionWait } from './availability.js';
 import { openEmbeddedPostgres } from './embedded.js';
 import { StatementCounter } from './statement-counter.js';
 import type { Database } from './tables.js';
@@ -27,6 +28,8 @@ export interface DatabaseOptions {
   /** An already-open PGlite instance to share (tests, and start-up seeding on the embedded database). */
   pglite?: PGlite | undefined;
   poolSize?: number | undefined;
+  /** Longest wait for a connection, in ms; then the query fails (SERVICE_UNAVAILABLE to a client). */
+  poolTimeoutMs?: number | undefined;
 }
 
 // Timestamps come back as Date; bigint ids stay strings so nothing is silently rounded.
@@ -40,7 +43,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     for (const listener of queryListeners) listener(event);
   };
   if (options.url !== undefined) {
-    const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
+    const pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      // Bounds both the wait for a busy pool's connection and a new connection to an unreachable server.
+      ...(options.poolTimeoutMs === undefined ? {} : { connectionTimeoutMillis: options.poolTimeoutMs }),
+    });
     // A client whose server went away (idle in the pool, or mid-query) must not crash the
     // process: the query in flight fails on its own, and the pool replaces the client.
     pool.on('error', () => undefined);
@@ -50,7 +58,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
   }
   const ownsInstance = options.pglite === undefined;
   const pglite = options.pglite ?? (await openEmbeddedPostgres(options.dataDir));
-  const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite), log });
+  const dialect = new PGliteDialect(pglite);
+  const db = new Kysely<Database>({
+    dialect: options.poolTimeoutMs === undefined ? dialect : withBoundedConnectionWait(dialect, options.poolTimeoutMs),
+    log,
+  });
   return {
     kind: 'pglite',
     db,

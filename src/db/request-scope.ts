@@ -24,6 +24,12 @@ export type DataScope =
 
 export type ScopedTransaction = ControlledTransaction<Database>;
 
+/** Bounds on a request's transaction, so no statement or idle transaction holds a connection for long. */
+export interface TransactionTimeouts {
+  statementTimeoutMs: number;
+  idleInTransactionTimeoutMs: number;
+}
+
 /**
  * Opens one transaction and pins the scope to it with set_config(..., true): the settings vanish
  * at commit or rollback, so a pooled connection never carries a tenant into the next request.
@@ -34,11 +40,18 @@ export async function beginScopedTransaction(
   db: Kysely<Database>,
   scope: DataScope,
   purpose = '',
+  timeouts?: TransactionTimeouts,
 ): Promise<ScopedTransaction> {
   const trx = await db.startTransaction().execute();
   try {
     const role = scope.kind === 'maintenance' ? sql`current_user` : sql`${APP_ROLE}`;
-    await sql`select
+    // Transaction-local like the scope: gone at commit or rollback.
+    const bounds =
+      timeouts === undefined
+        ? sql``
+        : sql`set_config('statement_timeout', ${String(timeouts.statementTimeoutMs)}, true),
+      set_config('idle_in_transaction_session_timeout', ${String(timeouts.idleInTransactionTimeoutMs)}, true),`;
+    await sql`select ${bounds}
       set_config('role', ${role}, true),
       set_config('app.scope', ${scope.kind}, true),
       set_config('app.tenant_id', ${scope.kind === 'tenant' ? scope.tenantId : ''}, true),

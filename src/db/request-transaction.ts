@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { beginScopedTransaction, commitOrRelease, type DataScope, type ScopedTransaction } from './request-scope.js';
+import { beginScopedTransaction, commitOrRelease, type DataScope, type ScopedTransaction, type TransactionTimeouts } from './request-scope.js';
 import type { Database } from './tables.js';
 
 /**
@@ -15,12 +15,13 @@ export class RequestTransaction {
     readonly scope: DataScope,
     /** The declared purpose, pinned for the database too: RLS allows writes only for data-subject purposes. */
     private readonly purpose: string,
+    private readonly timeouts?: TransactionTimeouts,
   ) {}
 
   /** The request's transaction; every statement of the request runs in it. */
   get(): Promise<ScopedTransaction> {
     if (this.#finished) return Promise.reject(new Error('The request transaction is already finished.'));
-    this.#pending ??= beginScopedTransaction(this.db, this.scope, this.purpose);
+    this.#pending ??= beginScopedTransaction(this.db, this.scope, this.purpose, this.timeouts);
     return this.#pending;
   }
 

@@ -10,6 +10,7 @@ import { devicesOfPeople, findPerson, supportCasesOfPeople, usageOfPeople } from
 import type { DataScope } from '../db/request-scope.js';
 import type { Database } from '../db/tables.js';
 import { BadUserInputError, NotFoundError, PersonErasedError } from '../errors.js';
+import { encodeCursor } from '../graphql/pagination.js';
 import { dueDate } from './request-deadlines.js';
 
 /** Who acts on a request: recorded with it. */
@@ -116,6 +117,9 @@ export interface PersonExport {
   disclosed: readonly Disclosure[];
 }
 
+/** The newest access-log entries an export carries; `accessHistoryPage` links to the rest. */
+export const EXPORT_HISTORY_LIMIT = 500;
+
 /**
  * Access and portability: everything held about the person, across every tenant, as one
  * machine-readable document. The access itself is recorded as a request.
@@ -125,6 +129,7 @@ export async function exportPerson(
   scope: DataScope,
   requester: Requester,
   personId: string,
+  historyLimit = EXPORT_HISTORY_LIMIT,
 ): Promise<PersonExport> {
   const residency = await residencyOrRefuse(db, personId);
   const person = await findPerson(db, personId);
@@ -141,7 +146,13 @@ export async function exportPerson(
   const tickets = await ticketsByOrders(db, scope, orders.map((o) => ({ tenantId: o.tenantId, id: o.id })));
   const events = await eventsByKeys(db, scope, orders.map((o) => ({ tenantId: o.tenantId, id: o.eventId })));
   const access = await record(db, requester, personId, residency, 'ACCESS', {});
-  const history = await listAccessLog(db, { subjectId: personId }, { limit: 10_000, before: undefined });
+  // Capped: a long history is paged through accessHistory (the `after` cursor below), not
+  // embedded whole, so one export cannot grow with every read ever made of the person.
+  const fetched = await listAccessLog(db, { subjectId: personId }, { limit: historyLimit + 1, before: undefined });
+  const history = fetched.slice(0, historyLimit);
+  const last = history.at(-1);
+  const more = fetched.length > historyLimit && last !== undefined;
+  const after = more ? encodeCursor([last.at.toISOString(), last.seq]) : null;
   const requests = await listRequests(db, { personId, overdueAt: undefined, open: undefined }, { limit: 10_000, after: undefined });
   const eventName = new Map(events.map((e) => [`${e.tenantId}\u0000${e.id}`, e.name]));
   const billingAddress = [person.billingLine1, person.billingCity, person.billingRegion, person.billingPostalCode, person.billingCountry];
@@ -235,6 +246,13 @@ export async function exportPerson(
       masked: entry.masked,
       outcome: entry.outcome,
     })),
+    accessHistoryPage: {
+      complete: !more,
+      limit: historyLimit,
+      // The same cursor accessHistory(after:) takes: the rest, newest first.
+      after,
+      query: after === null ? null : `{ me { accessHistory(first: 500, after: ${JSON.stringify(after)}) { edges { node { at role tenant purpose fields } } pageInfo { hasNextPage endCursor } } } }`,
+    },
     requests: requests.map(({ id, kind, requestedAt, dueAt, completedAt, requestedByRole }) => ({
       id,
       kind,

@@ -29,8 +29,8 @@ export interface TestDatabase {
   /** Connection strings on PostgreSQL (undefined on PGlite). */
   appUrl: string | undefined;
   ownerUrl: string | undefined;
-  /** Opens another application-role handle (for example a pool of size 1). */
-  openApp(poolSize?: number): Promise<DatabaseHandle>;
+  /** Opens another application-role handle (for example a pool of size 1, with a bounded wait). */
+  openApp(poolSize?: number, poolTimeoutMs?: number): Promise<DatabaseHandle>;
   destroy(): Promise<void>;
 }
 
@@ -66,7 +66,7 @@ export async function createTestDatabase(
       app: owner,
       appUrl: undefined,
       ownerUrl: undefined,
-      openApp: async () => openDatabase({ pglite }),
+      openApp: async (_poolSize?: number, poolTimeoutMs?: number) => openDatabase({ pglite, poolTimeoutMs }),
       destroy: () => pglite.close(),
     };
   }
@@ -91,8 +91,8 @@ export async function createTestDatabase(
     app,
     appUrl,
     ownerUrl,
-    openApp: async (poolSize = 5) => {
-      const handle = await openDatabase({ url: appUrl, poolSize });
+    openApp: async (poolSize = 5, poolTimeoutMs?: number) => {
+      const handle = await openDatabase({ url: appUrl, poolSize, poolTimeoutMs });
       extra.push(handle);
       return handle;
     },

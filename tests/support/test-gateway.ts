@@ -6,7 +6,7 @@ import { projectRoot } from '../../src/config.js';
 import type { DatabaseHandle } from '../../src/db/database.js';
 import { loadPolicyFile, type Policy } from '../../src/policy/policy.js';
 import type { DatabaseKind } from '../../src/db/database.js';
-import { createGateway, listen, type RunningGateway } from '../../src/server.js';
+import { createGateway, listen, type GatewayOptions, type RunningGateway } from '../../src/server.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 import { createTestKeys, type TestKeys } from './test-keys.js';
 
@@ -37,9 +37,12 @@ export async function startTestGateway(options: {
   auth: AuthConfig;
   policy?: Policy;
   production?: boolean;
+  /** Anything else createGateway takes (limits, rate limiter, CORS, trusted documents). */
+  gateway?: Partial<Omit<GatewayOptions, 'database' | 'policy' | 'verifier' | 'production'>>;
 }): Promise<TestGateway> {
   const verifier = await createTokenVerifier(options.auth);
   const gateway = createGateway({
+    ...options.gateway,
     database: options.database,
     policy: options.policy ?? loadPolicyFile(POLICY_FILE),
     verifier,

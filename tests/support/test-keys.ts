@@ -51,7 +51,7 @@ export async function createTestKeys(): Promise<TestKeys> {
     publicJwk,
     publicKeyFile,
     jwksFile,
-    auth: { jwksUrl: undefined, publicKeyFile: jwksFile, issuer: TEST_ISSUER, audience: TEST_AUDIENCE },
+    auth: { jwksUrl: undefined, publicKeyFile: jwksFile, issuer: TEST_ISSUER, audience: TEST_AUDIENCE, maxTokenAgeSeconds: 86_400, clockToleranceSeconds: 30 },
     sign: (claims) =>
       mintToken(privateJwk, 'RS256', {
         sub: claims.sub ?? 'test-user',

@@ -7,13 +7,28 @@ import type { AccessLogContent } from '../../audit/entry-hash.js';
 import { appendAccessLog } from '../../db/queries/access-log.js';
 import { APP_ROLE } from '../../db/request-scope.js';
 import type { Database } from '../../db/tables.js';
-import { AuditUnavailableError, FieldNotPermittedError, PurposeNotPermittedError, PurposeRequiredError } from '../../errors.js';
+import {
+  AuditUnavailableError,
+  FieldNotPermittedError,
+  PurposeNotPermittedError,
+  PurposeRequiredError,
+  QueryTooComplexError,
+  TrustedDocumentNotFoundError,
+  TrustedDocumentRequiredError,
+} from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Policy } from '../../policy/policy.js';
 import type { GraphQLContext } from '../context.js';
 import { callerOf, resolvedCallerOf, verifiedClaimsOf } from './use-caller.js';
 
-const DENIALS = new Set<string>([PurposeRequiredError.code, PurposeNotPermittedError.code, FieldNotPermittedError.code]);
+const DENIALS = new Set<string>([
+  PurposeRequiredError.code,
+  PurposeNotPermittedError.code,
+  FieldNotPermittedError.code,
+  QueryTooComplexError.code,
+  TrustedDocumentRequiredError.code,
+  TrustedDocumentNotFoundError.code,
+]);
 const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 const requestIds = new WeakMap<Request, string>();
 

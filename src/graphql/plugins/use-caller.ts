@@ -10,6 +10,11 @@ export interface CallerOptions {
   verifier: TokenVerifier;
   policy: Policy;
   decide: (role: string, purpose: string) => AccessDecision;
+  /**
+   * Runs once the token is verified and before its purpose is resolved, so that what it refuses
+   * (rate limits) also covers requests whose purpose would be refused.
+   */
+  admit?: (claims: TokenClaims) => Promise<void>;
 }
 
 interface ResolvedCaller {
@@ -55,6 +60,7 @@ export function useCaller(options: CallerOptions): Plugin<{ caller: Caller; deci
       if (match === null) throw new UnauthenticatedError('The Authorization header must be "Bearer <JWT>".');
       const claims = await options.verifier.verify(match[1]!);
       verified.set(request, claims);
+      await options.admit?.(claims);
       const caller = resolveCaller(claims, request.headers.get('x-purpose'), options.policy);
       resolved.set(request, { caller, decision: options.decide(caller.role, caller.purpose) });
     },

@@ -1,4 +1,4 @@
-import { isInterfaceType, isObjectType, isUnionType, type ValidationRule } from 'graphql';
+import { isInterfaceType, isIntrospectionType, isObjectType, isUnionType, type ValidationRule } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { FieldNotPermittedError } from '../../errors.js';
 import type { AccessDecision } from '../../policy/access-decision.js';
@@ -16,9 +16,9 @@ export function fieldPolicyRule(decision: AccessDecision, refused: Set<string>):
       Field(node) {
         const parent = context.getParentType();
         const field = node.name.value;
-        // Introspection (`__schema`, `__type` and the fields of their `__*` types) reads no personal
-        // data; it answers from the caller's own schema (useCallerSchema).
-        if (parent === null || parent === undefined || field.startsWith('__') || parent.name.startsWith('__')) return;
+        // Introspection (__schema, __type and the types under them) describes the schema, not data;
+        // production refuses it whole (useDisableIntrospection).
+        if (parent === null || parent === undefined || field.startsWith('__') || isIntrospectionType(parent)) return;
         // On an interface the field may resolve on any implementation: each must allow it.
         const owners = isObjectType(parent)
           ? [parent]
