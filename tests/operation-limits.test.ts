@@ -49,10 +49,11 @@ describe.each(DATABASE_KINDS)('operation limits over HTTP (%s)', (kind) => {
     return { status: response.status, body, text, requestId, statements: fixture.database.app.statements.count - before };
   }
 
+  // Entries of one request, found by the X-Request-Id it sent (kept as the correlation id).
   const logEntries = (requestId: string) =>
     withScope(fixture.database.owner.db, { kind: 'maintenance' }, async (trx) =>
       (await sql<{ outcome: string; error_code: string | null; subjects: string[] }>`
-        select outcome, error_code, subjects from access_log where request_id = ${requestId}`.execute(trx)).rows,
+        select outcome, error_code, subjects from access_log where correlation_id = ${requestId}`.execute(trx)).rows,
     );
 
   async function expectRefused(sent: Awaited<ReturnType<typeof send>>, limit: string): Promise<void> {

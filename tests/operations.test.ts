@@ -32,7 +32,11 @@ const policy = loadPolicyFile(POLICY_FILE);
 
 async function post(url: string, body: unknown, headers: Record<string, string>) {
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: response.status, body: (await response.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] } };
+  return {
+    status: response.status,
+    requestId: response.headers.get('x-request-id'),
+    body: (await response.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] },
+  };
 }
 
 describe.each(DATABASE_KINDS)('operations endpoints and the request log (%s)', (kind) => {
@@ -106,9 +110,12 @@ describe.each(DATABASE_KINDS)('operations endpoints and the request log (%s)', (
 
     const requests = lines.filter((line) => line.event === 'request');
     expect(requests).toHaveLength(3);
+    expect(ok.requestId).toMatch(/^[0-9a-f-]{36}$/);
     expect(requests[0]).toMatchObject({
       level: 'info',
-      requestId: 'req-ops-1',
+      // The gateway's own id, the one the access log holds; the caller's beside it.
+      requestId: ok.requestId,
+      correlationId: 'req-ops-1',
       role: 'organizer_admin',
       purpose: 'ticketing',
       tenant: 'northwind-live',

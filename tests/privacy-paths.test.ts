@@ -138,7 +138,9 @@ describe('the red-team cases cover the schema (no database)', () => {
 });
 
 describe.each(DATABASE_KINDS)('privacy paths over HTTP (%s)', (kind) => {
-  const fixture = gatewayFixture(kind);
+  // One batched request per purpose and state reads every path at once: far past the cost a
+  // dashboard needs, so this suite's gateway allows it (the limits have their own tests).
+  const fixture = gatewayFixture(kind, { gateway: { limits: { cost: Number.MAX_SAFE_INTEGER, aliases: 10_000, depth: 50, tokens: 1_000_000 } } });
   const owner = () => fixture.database.owner.db;
   const tokens = new Map<string, string>();
   let subject: { personId: string; name: string; email: string };
@@ -473,8 +475,10 @@ describe.each(DATABASE_KINDS)('privacy paths over HTTP (%s)', (kind) => {
       async (purpose, view) => {
         const rows = await rawAsApp<Json & { person_id: string; mask_reasons: Record<string, string> }>(fixture.database, `select * from ${view}`, { scope: 'platform', purpose });
         const readable = PERSON_VIEW_COLUMNS.filter((c) => levelOf(purpose, c.category) !== undefined).map((c) => c.column);
-        // A purpose that reads no person one at a time sees no person rows at all.
-        if (readable.length === 0) expect(rows).toEqual([]);
+        // A purpose that reads no person one at a time sees no person rows at all. Security staff
+        // read residency alone (frozen into a breach incident for the regulator summary, which
+        // shows it only as counts): their rows carry nothing else, as the checks below verify.
+        if (readable.length === 0 && purpose !== 'security-audit') expect(rows).toEqual([]);
         else expect(rows.length).toBeGreaterThanOrEqual(truth.size);
         const reached = new Set<string>();
         for (const row of rows) {

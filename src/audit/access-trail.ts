@@ -20,6 +20,16 @@ function peopleOf(source: unknown): string[] {
   return typeof person === 'string' ? [person] : [];
 }
 
+/** The people a resolved value is: a person row, a list of them, or a connection page of them. */
+function peopleReturned(value: unknown): string[] {
+  if (Array.isArray(value)) return value.flatMap(peopleReturned);
+  if (value === null || typeof value !== 'object') return [];
+  const edges = (value as { edges?: unknown }).edges;
+  if (Array.isArray(edges)) return edges.flatMap((edge) => peopleReturned((edge as { node?: unknown }).node));
+  const person = (value as { personId?: unknown }).personId;
+  return typeof person === 'string' ? [person] : [];
+}
+
 function addTo(map: Map<string, Set<string>>, key: string, value: string): void {
   let set = map.get(key);
   if (set === undefined) map.set(key, (set = new Set()));
@@ -44,11 +54,24 @@ export class AccessTrail {
   readonly maskedBySubject = new Map<string, Set<string>>();
   readonly exposure = new Map<string, Set<string>>();
   readonly aggregates = new Set<string>();
+  /** Fields that returned people whatever was selected of them (`__typename`, `pageInfo` alone). */
+  private readonly structural = new Set<string>();
 
   constructor(private readonly decision: AccessDecision) {}
 
   get empty(): boolean {
-    return this.fields.size === 0;
+    return this.fields.size === 0 && this.subjects.size === 0;
+  }
+
+  /**
+   * A field that returned people (a person, a list or a page of them): they were read, even when
+   * the operation selects nothing of them but `__typename` or `pageInfo` (membership is personal).
+   */
+  returned(type: string, field: string, value: unknown): void {
+    const people = peopleReturned(value);
+    if (people.length === 0) return;
+    this.structural.add(`${type}.${field}`);
+    for (const person of people) this.subjects.add(person);
   }
 
   /** One personal field resolved on one object. */
@@ -109,7 +132,8 @@ export class AccessTrail {
     return {
       ...request,
       subjects: [...this.subjects],
-      fields: [...this.fields],
+      // A read that selected no personal field still names the fields that returned the people.
+      fields: this.fields.size > 0 ? [...this.fields] : [...this.structural],
       masked: [...this.masked],
       exposure: record(this.exposure),
       maskedBySubject: record(this.maskedBySubject),

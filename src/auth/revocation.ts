@@ -1,7 +1,8 @@
 import type { Kysely } from 'kysely';
 import { isRevoked } from '../db/queries/incidents.js';
 import type { Database } from '../db/tables.js';
-import { TokenRevokedError } from '../errors.js';
+import { isDatabaseUnavailable } from '../db/availability.js';
+import { ServiceUnavailableError, TokenRevokedError } from '../errors.js';
 import type { TokenVerifier } from './token-verifier.js';
 
 /**
@@ -15,7 +16,15 @@ export function withRevocationCheck(verifier: TokenVerifier, db: Kysely<Database
   return {
     async verify(token) {
       const claims = await verifier.verify(token);
-      if (await isRevoked(db, claims.jti ?? null, claims.sub)) throw new TokenRevokedError();
+      let revoked: boolean;
+      try {
+        revoked = await isRevoked(db, claims.jti ?? null, claims.sub);
+      } catch (error) {
+        // Closed, and said as what it is: 503 with Retry-After, never a 500.
+        if (isDatabaseUnavailable(error)) throw new ServiceUnavailableError();
+        throw error;
+      }
+      if (revoked) throw new TokenRevokedError();
       return claims;
     },
   };

@@ -80,7 +80,9 @@ export function useRequestTelemetry(options: RequestTelemetryOptions): Plugin {
       const purpose = caller?.purpose ?? null;
       options.metrics?.observeRequest({ outcome, role, purpose, code: entry.code, seconds });
       options.logger?.info('request', {
+        // The gateway's own id (as in the access log), and the caller's X-Request-Id beside it.
         requestId: response.headers.get('x-request-id'),
+        correlationId: response.headers.get('x-correlation-id'),
         method: request.method,
         role,
         purpose,

@@ -72,13 +72,21 @@ export function databasePolicy(policy: Policy): DatabasePolicy {
       }
       if (Object.keys(masked).length > 0) reasons[states.join(',')] = masked;
     }
+    // A state that masks a person whole must not be told apart by list membership: were a
+    // restricted person listed unless they also objected (or withdrew consent), the list would
+    // reveal the state their masks withhold. Where any state leaves people out of the purpose's
+    // lists, so does every state that masks everything (POLICY.md: the stricter reading wins).
+    const unlisted = new Set(rules.filter((r) => r.leftOutOfLists).map((r) => r.state));
+    if (unlisted.size > 0) {
+      for (const rule of rules) if (PERSON_MASKABLE_FIELDS.every((f) => rule.fields.includes(f) || f === 'orders') && rule.state !== 'erased') unlisted.add(rule.state);
+    }
     return {
       purpose,
       levels,
       readsPeople: Object.keys(levels).some((category) => category.startsWith('user.')),
       aggregable,
       reasons,
-      unlisted: rules.filter((r) => r.leftOutOfLists).map((r) => r.state),
+      unlisted: CONSENT_STATES.filter((state) => unlisted.has(state)),
       uncounted: rules.filter((r) => r.leftOutOfAggregates).map((r) => r.state),
       dimensions: Object.fromEntries([...policy.aggregates.dimensions].sort(([a], [b]) => a.localeCompare(b))),
       minimumGroupSize: policy.aggregates.minimumGroupSize,

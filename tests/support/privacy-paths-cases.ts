@@ -29,6 +29,10 @@ export const QUERY_FIELDS_ELSEWHERE: Record<string, string> = {
   dataSubjectRequests: 'request records (legal-compliance): the minimal legal record, kept after erasure; tests/data-subject-requests.test.ts',
   accessLog: 'the access log (security-audit, legal-compliance per person): tests/access-log.test.ts',
   breachScope: 'breach scoping (security-audit): tests/access-log.test.ts',
+  legalHolds: 'legal holds (legal-compliance): tests/legal-holds.test.ts',
+  retentionRuns: 'the record of retention runs (legal-compliance), no person in it: tests/retention.test.ts',
+  incidents: 'breach incidents as counts (security-audit, legal-compliance): tests/breach-response.test.ts',
+  incident: 'one breach incident; its notifications are the privacy officer\'s: tests/breach-response.test.ts',
 };
 
 /** Fields of personal types left out of the generated selections, with the reason. */
@@ -43,6 +47,8 @@ export const TYPES_ELSEWHERE: Record<string, string> = {
   AccessLogEntry: 'the access log: tests/access-log.test.ts',
   BreachPerson: 'breach scoping: tests/access-log.test.ts',
   DataSubjectRequest: 'request records: tests/data-subject-requests.test.ts',
+  LegalHold: 'legal holds, kept whatever the person\'s state: tests/legal-holds.test.ts',
+  BreachNotification: 'breach notices to affected people (legal-compliance): tests/breach-response.test.ts',
 };
 
 export interface Selection {

@@ -78,12 +78,15 @@ export interface GatewayFixture {
  * A describe block's seeded database, signing keys and gateway, started before its tests and
  * stopped after them. The fields are filled in beforeAll: read them inside tests and hooks.
  */
-export function gatewayFixture(kind: DatabaseKind, options: { seed?: boolean } = {}): GatewayFixture {
+export function gatewayFixture(
+  kind: DatabaseKind,
+  options: { seed?: boolean; gateway?: Parameters<typeof startTestGateway>[0]['gateway'] } = {},
+): GatewayFixture {
   const fixture = {} as GatewayFixture;
   beforeAll(async () => {
-    fixture.database = await createTestDatabase(kind, options);
+    fixture.database = await createTestDatabase(kind, { seed: options.seed });
     fixture.keys = await createTestKeys();
-    fixture.gateway = await startTestGateway({ database: fixture.database.app, auth: fixture.keys.auth });
+    fixture.gateway = await startTestGateway({ database: fixture.database.app, auth: fixture.keys.auth, gateway: options.gateway });
   });
   afterAll(async () => {
     await fixture.gateway?.close();

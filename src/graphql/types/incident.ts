@@ -122,6 +122,8 @@ const IncidentInput = builder.inputType('IncidentInput', {
 builder.queryFields((t) => ({
   incidents: t.field({
     type: [IncidentRef],
+    // An incident is a summary of the access log: reading it is logged, as reading the log is.
+    extensions: personal,
     description: 'Incidents, newest first; `overdue: true` lists those past notifyBy with people not yet notified.',
     args: { overdue: t.arg.boolean() },
     resolve: (_root, args, { data }) => data.run((db) => listIncidents(db, args.overdue === true ? new Date() : undefined)),
@@ -129,6 +131,7 @@ builder.queryFields((t) => ({
   incident: t.field({
     type: IncidentRef,
     nullable: true,
+    extensions: personal,
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, { data }) => {
       const id = String(args.id);
