@@ -1,21 +1,9 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../tables.js';
 
-export interface IncidentRow {
+/** An incident as opened: scope, window, what people are told, and how many entries it covered. */
+export interface IncidentRow extends NewIncident {
   id: string;
-  openedAt: Date;
-  openedBy: string;
-  notifyBy: Date;
-  tokenId: string | null;
-  actor: string | null;
-  tenantId: string | null;
-  from: Date;
-  to: Date;
-  nature: string;
-  consequences: string;
-  measures: string;
-  contact: string;
-  entries: number;
   affectedPeople: number;
   unnotified: number;
 }
