@@ -239,7 +239,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       ], null)
     $$`.execute(db);
 
-  // POLICY.md's partial masks and hashed identifiers, the same as src/policy/masks.ts.
+  // POLICY.md's partial masks (email: q***@example.net; phone: ***-6027) and hashed identifiers
+  // (SHA-256 hex of the trimmed, lower-cased email): the only place values are masked.
   await sql`create function custodian_reveal(value text, level text, kind text) returns text
     language sql immutable parallel safe as $$
       select case

@@ -2,7 +2,7 @@
  * The whole need-to-know matrix of ../shared/spec/POLICY.md, cell by cell, over real HTTP.
  *
  * The expected table below is transcribed by hand from POLICY.md, and the masks are written here
- * again from POLICY.md's words: this test must not read schema/policy.yaml or src/policy/masks.ts,
+ * again from POLICY.md's words: this test must not read schema/policy.yaml or the masking views' SQL,
  * or a wrong policy would agree with itself.
  */
 import { createHash } from 'node:crypto';

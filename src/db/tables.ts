@@ -151,7 +151,6 @@ export interface Database {
   access_log: AccessLogTable;
   access_log_subjects: AccessLogSubjectsTable;
   data_subject_requests: DataSubjectRequestsTable;
-  access_policy: AccessPolicyTable;
   'masked.people': MaskedPeopleView;
   'masked.attendees': MaskedAttendeesView;
   'masked.orders': MaskedOrdersView;
@@ -195,22 +194,12 @@ export interface MaskedAttendeesView extends MaskedPersonColumns {
   person_id: string | null;
 }
 
-export interface MaskedOrdersView {
-  tenant_id: string;
-  id: string;
+/** An order as the purpose may read it: its keys as stored, its figures null where not readable. */
+export interface MaskedOrdersView
+  extends Pick<OrdersTable, 'tenant_id' | 'id' | 'event_id' | 'attendee_id'>,
+    Masked<Pick<OrdersTable, 'placed_at' | 'total_cents' | 'currency' | 'status' | 'payment_ref'>> {
+  /** The person behind the order's attendee (null once erased). */
   person_id: string | null;
-  event_id: string;
-  attendee_id: string;
-  placed_at: Date | null;
-  total_cents: number | null;
-  currency: string | null;
-  status: string | null;
-  payment_ref: string | null;
-}
-
-export interface AccessPolicyTable {
-  purpose: string;
-  policy_hash: string;
 }
 
 /** Tables whose rows belong to one tenant: RLS isolates them by `tenant_id`. */

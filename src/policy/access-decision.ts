@@ -1,13 +1,16 @@
 import { AbilityBuilder, createMongoAbility, type MongoAbility } from '@casl/ability';
 import { accessLevel, categoryOf, type Policy } from './policy.js';
-import { maskFor, type Mask } from './masks.js';
 
 /** What a caller may do: read a GraphQL type, optionally one of its fields. */
 export type PolicyAbility = MongoAbility<['read', string]>;
 
+/**
+ * The level a field is read at when it is not read in full. The masking itself happens in the
+ * database (custodian_reveal, migration 0005); the gateway only names it (`masked { reason:
+ * PARTIAL }`, the access log's `:PARTIAL` and `:HASH`).
+ */
 export interface FieldMask {
   readonly level: 'partial' | 'hash';
-  readonly apply: Mask;
 }
 
 /**
@@ -18,7 +21,7 @@ export interface AccessDecision {
   readonly role: string;
   readonly purpose: string;
   readonly ability: PolicyAbility;
-  /** `Type.field` → the mask to apply; absent means the value passes unchanged. */
+  /** `Type.field` → the level it is masked at; absent means it is read in full. */
   readonly masks: ReadonlyMap<string, FieldMask>;
   canRead(type: string, field: string): boolean;
   /** Whether this purpose may count people by an aggregate dimension (its category is `agg` or `full`). */
@@ -51,7 +54,7 @@ export function decideAccess(policy: Policy, role: string, purpose: string): Acc
       const level = accessLevel(policy, purpose, category);
       if (readsPerPerson(level)) {
         readable.push(field);
-        if (level !== 'full') masks.set(`${type}.${field}`, { level, apply: maskFor(category, level) });
+        if (level !== 'full') masks.set(`${type}.${field}`, { level });
       } else {
         unreadable.push(field);
       }

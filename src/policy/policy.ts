@@ -131,7 +131,10 @@ export class PolicyError extends Error {
   }
 }
 
-/** Categories with a partial rule (see masks.ts); `partial` on any other category is refused. */
+/**
+ * Categories with a partial rule (custodian_reveal in migration 0005: email keeps its first
+ * character and domain, phone its last 4 digits); `partial` on any other category is refused.
+ */
 export const PARTIAL_CATEGORIES: ReadonlySet<string> = new Set(['user.contact.email', 'user.contact.phone']);
 
 export function loadPolicyFile(file: string): Policy {

@@ -39,8 +39,8 @@ export type AudienceDimension = 'AGE_RANGE' | 'COUNTRY' | 'TICKET_TYPE';
 
 export interface AudienceBucketRow {
   value: string;
-  /** Null for a suppressed bucket under the minimum group size. */
-  people: number | null;
+  /** Always at least the minimum group size: smaller buckets come back only inside SUPPRESSED. */
+  people: number;
   suppressed: boolean;
 }
 
@@ -57,5 +57,5 @@ export async function audienceCounts(
 ): Promise<AudienceBucketRow[]> {
   const rows = await sql<AudienceBucketRow>`select value, people, suppressed
     from masked.audience_breakdown(${dimension}, ${event?.tenantId ?? null}, ${event?.id ?? null})`.execute(db);
-  return rows.rows.map((row) => ({ value: row.value, people: row.people === null ? null : Number(row.people), suppressed: row.suppressed }));
+  return rows.rows.map((row) => ({ value: row.value, people: Number(row.people), suppressed: row.suppressed }));
 }
