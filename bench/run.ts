@@ -20,6 +20,9 @@ import { withScope } from '../src/db/request-scope.js';
 import { createTestDatabase, type TestDatabase } from '../tests/support/test-database.js';
 import { createTestKeys } from '../tests/support/test-keys.js';
 import { startTestGateway, type TestGateway } from '../tests/support/test-gateway.js';
+import { importData } from '../src/privacy/import/import-data.js';
+import { dashboardData } from './dashboard-data.js';
+import { throughputBench } from './throughput.js';
 
 interface Measurement {
   name: string;
@@ -28,13 +31,24 @@ interface Measurement {
 }
 
 const adminUrl = process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL;
-const args = parseArgs(process.argv.slice(2), { entries: 'value', iterations: 'value' });
+const args = parseArgs(process.argv.slice(2), { entries: 'value', iterations: 'value', duration: 'value', rounds: 'value', only: 'value' });
 const kind = adminUrl ? 'postgres' : 'pglite';
 const entries = Number(args.get('entries') ?? (kind === 'postgres' ? 10_000_000 : 200_000));
 const iterations = Number(args.get('iterations') ?? 200);
+const duration = Number(args.get('duration') ?? 5);
+const rounds = Number(args.get('rounds') ?? 3);
+const SECTIONS = ['throughput', 'log-insert', 'attack', 'history'] as const;
+const only = args.get('only')?.split(',') ?? [...SECTIONS];
 if (!Number.isInteger(entries) || entries < 1000 || !Number.isInteger(iterations) || iterations < 10) {
   throw new Error('--entries must be at least 1000 and --iterations at least 10');
 }
+if (!Number.isInteger(duration) || duration < 1 || !Number.isInteger(rounds) || rounds < 1) {
+  throw new Error('--duration (seconds) and --rounds must be positive whole numbers');
+}
+if (only.some((section) => !(SECTIONS as readonly string[]).includes(section))) {
+  throw new Error(`--only takes a comma-separated list of ${SECTIONS.join(', ')}`);
+}
+const runs = (section: (typeof SECTIONS)[number]) => only.includes(section);
 
 const percentile = (samples: number[], p: number) => {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -70,24 +84,6 @@ function report(title: string, peers: Measurement[]): void {
 
 const DASHBOARD = `query Dashboard { attendees(first: 500) { edges { node { id name email
   orders { id placedAt totalCents currency status tickets { id type checkedInAt } } } } } }`;
-
-async function dashboard(database: TestDatabase, gateway: TestGateway, token: string) {
-  const viaGateway = await measure('gateway (HTTP, policy, masking, access log)', async () => {
-    const response = await gateway.request({ query: DASHBOARD, token, purpose: 'ticketing' });
-    if (response.status !== 200) throw new Error(`gateway answered ${response.status}`);
-  });
-  const viaSql = await measure('plain SQL, same rows (owner, no checks)', () =>
-    withScope(database.owner.db, { kind: 'maintenance' }, (trx) =>
-      sql`select a.id, p.name, p.email, o.id as order_id, o.placed_at, o.total_cents, o.currency, o.status,
-            t.id as ticket_id, t.type, t.checked_in_at
-          from attendees a join people p on p.id = a.person_id
-          left join orders o on o.tenant_id = a.tenant_id and o.attendee_id = a.id
-          left join tickets t on t.tenant_id = o.tenant_id and t.order_id = o.id
-          where a.tenant_id = 'northwind-live' order by a.id`.execute(trx),
-    ),
-  );
-  report('Organizer dashboard page (24 attendees, orders, tickets)', [viaSql, viaGateway]);
-}
 
 const ONE_ATTENDEE = '{ attendees(first: 1) { edges { node { id name } } } }';
 const ALIAS_FLOOD = `{ ${Array.from({ length: 3_000 }, (_, i) => `a${i}: events(first: 500) { edges { node { id name } } }`).join(' ')} }`;
@@ -197,15 +193,18 @@ async function personHistory(database: TestDatabase, gateway: TestGateway, token
 }
 
 const database = await createTestDatabase(kind, { adminUrl, name: adminUrl ? `custodian_bench_${process.pid}` : undefined });
+if (kind === 'postgres') await importData(database.owner.db, dashboardData());
 try {
   const keys = await createTestKeys();
   const gateway = await startTestGateway({ database: database.app, auth: keys.auth });
   try {
     process.stdout.write(`Custodian benchmark on ${kind === 'postgres' ? 'PostgreSQL' : 'PGlite'}, ${iterations} iterations per peer\n`);
-    await dashboard(database, gateway, await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2h' }));
-    await underAttack(gateway, await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2h' }));
-    await loadAccessLog(database);
-    await personHistory(database, gateway, await keys.sign({ roles: ['security_reviewer'], ttl: '2h' }));
+    if (runs('throughput')) await throughputBench(kind === 'postgres' ? database : undefined, keys, { duration, rounds, concurrencies: [1, 8, 32] });
+    if (runs('attack')) await underAttack(gateway, await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2h' }));
+    if (runs('history')) {
+      await loadAccessLog(database);
+      await personHistory(database, gateway, await keys.sign({ roles: ['security_reviewer'], ttl: '2h' }));
+    }
   } finally {
     await gateway.close();
   }

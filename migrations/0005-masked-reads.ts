@@ -77,16 +77,21 @@ const CURRENT_POLICY = `access_policy pol on pol.purpose = current_setting('app.
  * A person's mask reasons and list membership for the purpose, from their consent row. The states
  * themselves stay inside the view: a purpose learns of them only what the reasons it may see say.
  */
-const personState = (exists: string) => `cross join lateral (
+const personState = (exists: string, fenced: boolean) => `cross join lateral (
       select coalesce(pol.reasons -> array_to_string(st.states, ','), '{}'::jsonb) as reasons,
         not (pol.unlisted && st.states) as listed
-      from (select custodian_person_states(${exists}, c.restricted, c.objection, c.marketing, c.do_not_sell, c.enrichment) as states) st
+      from (select custodian_person_states(${exists}, c.restricted, c.objection, c.marketing, c.do_not_sell, c.enrichment) as states) st${fenced ? '\n      offset 0' : ''}
     ) s`;
 
 /** People are rows only for a purpose that reads something about someone per person (not for aggregate-only purposes). */
 const READS_PEOPLE = 'pol.reads_people';
 
-const VIEWS: readonly [name: string, body: string][] = [
+/**
+ * The views' definitions. `fenced` keeps each person's state a subquery of its own (`offset 0`),
+ * computed once per row: migration 0011 replaces the views with it (see there); this migration
+ * created them without.
+ */
+export const maskedViewDefinitions = (fenced: boolean): readonly [name: string, body: string][] => [
   [
     'people',
     `select p.id as person_id, s.reasons as mask_reasons, s.listed,
@@ -95,7 +100,7 @@ const VIEWS: readonly [name: string, body: string][] = [
     join ${CURRENT_POLICY}
     left join consents c on c.person_id = p.id
     left join enrichments en on en.person_id = p.id
-    ${personState('true')}
+    ${personState('true', fenced)}
     where ${READS_PEOPLE}`,
   ],
   [
@@ -108,7 +113,7 @@ const VIEWS: readonly [name: string, body: string][] = [
     left join people p on p.id = a.person_id
     left join consents c on c.person_id = a.person_id
     left join enrichments en on en.person_id = a.person_id
-    ${personState('a.person_id is not null')}
+    ${personState('a.person_id is not null', fenced)}
     where ${READS_PEOPLE}`,
   ],
   [
@@ -125,7 +130,7 @@ const VIEWS: readonly [name: string, body: string][] = [
     join attendees a on a.tenant_id = o.tenant_id and a.id = o.attendee_id
     join ${CURRENT_POLICY}
     left join consents c on c.person_id = a.person_id
-    ${personState('a.person_id is not null')}
+    ${personState('a.person_id is not null', fenced)}
     where (pol.levels ? 'user.financial.transaction' or pol.levels ? 'user.financial.transaction.ticket')
       and not s.reasons ? 'orders'`,
   ],
@@ -172,6 +177,8 @@ const VIEWS: readonly [name: string, body: string][] = [
     where pol.levels ? 'user.communication' and not mp.mask_reasons ? 'supportCases'`,
   ],
 ];
+
+const VIEWS = maskedViewDefinitions(false);
 
 const PERSON_TABLES = ['people', 'consents', 'enrichments', 'devices', 'usage_events', 'support_cases', 'attendees', 'orders', 'tickets', 'relationships'];
 

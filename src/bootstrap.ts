@@ -242,7 +242,12 @@ async function prepareEmbedded(config: Config, logger: Logger): Promise<Database
 async function openServerDatabase(config: Config, policy: Policy, logger: Logger): Promise<DatabaseHandle> {
   const url = config.databaseUrl!;
   assertDatabaseUrl('DATABASE_URL', url);
-  const database = await openDatabase({ url, poolSize: config.databaseLimits.poolSize, poolTimeoutMs: config.databaseLimits.poolTimeoutMs });
+  const database = await openDatabase({
+    url,
+    poolSize: config.databaseLimits.poolSize,
+    poolTimeoutMs: config.databaseLimits.poolTimeoutMs,
+    preparedStatements: config.databaseLimits.preparedStatements,
+  });
   try {
     await checkDatabaseConnection(database.db, url, 'DATABASE_URL');
     const pending = await pendingMigrations(database.db).catch((error: unknown) => {

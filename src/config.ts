@@ -40,6 +40,8 @@ export interface DatabaseLimits {
   poolTimeoutMs: number;
   statementTimeoutMs: number;
   idleInTransactionTimeoutMs: number;
+  /** Prepare each statement text once per connection (PostgreSQL); off behind a pooler that cannot. */
+  preparedStatements: boolean;
 }
 
 export interface TrustedDocumentsConfig {
@@ -106,6 +108,7 @@ export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = {
   poolTimeoutMs: 5_000,
   statementTimeoutMs: 15_000,
   idleInTransactionTimeoutMs: 15_000,
+  preparedStatements: true,
 };
 
 export const DEFAULT_MAX_TOKEN_AGE_SECONDS = 24 * 60 * 60;
@@ -136,6 +139,15 @@ export function parseCount(name: string, value: string | undefined, fallback: nu
     throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, got "${text}".`);
   }
   return Number(text);
+}
+
+/** on/off (also true/false, 1/0). */
+export function parseSwitch(name: string, value: string | undefined, fallback: boolean): boolean {
+  const text = nonEmpty(value)?.toLowerCase();
+  if (text === undefined) return fallback;
+  if (['on', 'true', '1'].includes(text)) return true;
+  if (['off', 'false', '0'].includes(text)) return false;
+  throw new ConfigurationError(`${name} must be on or off, got "${value}".`);
 }
 
 function list(value: string | undefined): string[] {
@@ -275,6 +287,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT,
         DEFAULT_DATABASE_LIMITS.idleInTransactionTimeoutMs,
       ),
+      preparedStatements: parseSwitch('DATABASE_PREPARED_STATEMENTS', env.DATABASE_PREPARED_STATEMENTS, DEFAULT_DATABASE_LIMITS.preparedStatements),
     },
     corsOrigins: corsOriginsOf(env.CORS_ORIGINS),
     trustedDocuments: {

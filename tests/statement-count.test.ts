@@ -44,6 +44,28 @@ describe.each(DATABASE_KINDS)('SQL statements per request do not grow with rows 
     expect(many.statements).toBeGreaterThanOrEqual(few.statements);
   });
 
+  it.each([
+    ['ticketing', DASHBOARD],
+    ['audience-insights', INSIGHTS],
+  ])("%s: a statement's text is the same for 2 attendees and for 20", async (purpose, query) => {
+    const token = await fixture.keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
+    const textsFor = (first: number) =>
+      fixture.database.app.statements.texts(async () => {
+        const response = await fixture.gateway.request({ query, variables: { first }, token, purpose });
+        expect(response.body.errors).toBeUndefined();
+      });
+    const few = await textsFor(2);
+    const many = await textsFor(20);
+    // The children of 20 attendees are fetched with the very statements that fetched those of 2:
+    // keys travel as array parameters, never spliced into the text. (A larger page may need one
+    // more kind of statement, such as the attendees at the other end of a relationship; its text
+    // is bounded all the same.)
+    expect(few.length).toBeGreaterThanOrEqual(4);
+    for (const text of few) expect(many).toContain(text);
+    const parameters = (text: string) => Math.max(0, ...[...text.matchAll(/\$(\d+)/g)].map((match) => Number(match[1])));
+    for (const text of many) expect(parameters(text)).toBeLessThanOrEqual(8);
+  });
+
   it('runs no statement for a request that reads nothing from the database', async () => {
     const token = await fixture.keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live' });
     const before = fixture.database.app.statements.count;

@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import { withBoundedConnectionWait } from './availability.js';
 import { openEmbeddedPostgres } from './embedded.js';
+import { PreparingClient } from './prepared-statements.js';
 import { StatementCounter } from './statement-counter.js';
 import type { Database } from './tables.js';
 
@@ -30,6 +31,8 @@ export interface DatabaseOptions {
   poolSize?: number | undefined;
   /** Longest wait for a connection, in ms; then the query fails (SERVICE_UNAVAILABLE to a client). */
   poolTimeoutMs?: number | undefined;
+  /** Prepare each statement text once per connection (PostgreSQL only; see prepared-statements.ts). */
+  preparedStatements?: boolean | undefined;
 }
 
 // Timestamps come back as Date; bigint ids stay strings so nothing is silently rounded.
@@ -46,6 +49,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<DatabaseHa
     const pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
+      ...(options.preparedStatements === true ? { Client: PreparingClient } : {}),
       // Bounds both the wait for a busy pool's connection and a new connection to an unreachable server.
       ...(options.poolTimeoutMs === undefined ? {} : { connectionTimeoutMillis: options.poolTimeoutMs }),
     });

@@ -14,11 +14,29 @@ const ACCESS_LOG_WRITE = /^(insert into "access_log"|\/\* access-log \*\/|\/\* r
  */
 export class StatementCounter {
   #count = 0;
+  #texts: string[] | undefined;
   get count(): number {
     return this.#count;
   }
   readonly log = (event: LogEvent): void => {
     if (event.level !== 'query' && event.level !== 'error') return;
-    if (!ACCESS_LOG_WRITE.test(event.query.sql)) this.#count += 1;
+    if (ACCESS_LOG_WRITE.test(event.query.sql)) return;
+    this.#count += 1;
+    this.#texts?.push(event.query.sql);
   };
+
+  /**
+   * The text of every statement counted while `work` runs (tests: a statement's text must not
+   * grow with its batch). Only while asked, so a long-running gateway keeps no texts.
+   */
+  async texts(work: () => Promise<unknown>): Promise<string[]> {
+    const texts: string[] = [];
+    this.#texts = texts;
+    try {
+      await work();
+    } finally {
+      this.#texts = undefined;
+    }
+    return texts;
+  }
 }

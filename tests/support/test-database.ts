@@ -83,7 +83,8 @@ export async function createTestDatabase(
   await writeAccessPolicy(owner.db, projectPolicy());
   await ensureApplicationLogin(owner.db, 'custodian-test');
   if (seed) await importData(owner.db, demoData());
-  const app = await openDatabase({ url: appUrl, poolSize: 5 });
+  // As the gateway serves: statements prepared once per connection (src/db/prepared-statements.ts).
+  const app = await openDatabase({ url: appUrl, poolSize: 5, preparedStatements: true });
   const extra: DatabaseHandle[] = [];
   return {
     kind,
@@ -92,7 +93,7 @@ export async function createTestDatabase(
     appUrl,
     ownerUrl,
     openApp: async (poolSize = 5, poolTimeoutMs?: number) => {
-      const handle = await openDatabase({ url: appUrl, poolSize, poolTimeoutMs });
+      const handle = await openDatabase({ url: appUrl, poolSize, poolTimeoutMs, preparedStatements: true });
       extra.push(handle);
       return handle;
     },

@@ -45,7 +45,7 @@ export async function findAttendee(db: Kysely<Database>, scope: DataScope, id: s
 }
 
 export async function attendeesByKeys(db: Kysely<Database>, scope: DataScope, keys: readonly TenantKey[]): Promise<AttendeeRow[]> {
-  return selectAttendees(db, scope).where(keyIn('v.tenant_id', 'v.id', keys)).execute();
+  return selectAttendees(db, scope).where(keyIn('v.tenant_id', 'v.id', keys, 'uuid')).execute();
 }
 
 /** The attendee rows of many people (each person as every tenant in scope knows them). */

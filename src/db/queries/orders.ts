@@ -59,7 +59,7 @@ function selectOrders(db: Kysely<Database>, scope: DataScope) {
 /** The orders of many attendees in one statement, oldest first. */
 export async function ordersByAttendees(db: Kysely<Database>, scope: DataScope, attendees: readonly TenantKey[]): Promise<OrderRow[]> {
   return selectOrders(db, scope)
-    .where(keyIn('o.tenant_id', 'o.attendee_id', attendees))
+    .where(keyIn('o.tenant_id', 'o.attendee_id', attendees, 'uuid'))
     .orderBy('o.placed_at')
     .orderBy('o.id')
     .execute();
@@ -94,7 +94,7 @@ export async function relationshipsByAttendees(
     .selectFrom('masked.relationships as r')
     .select(['r.tenant_id as tenantId', 'r.from_attendee_id as fromAttendeeId', 'r.to_attendee_id as toAttendeeId', 'r.kind as kind'])
     .where(scopedToTenant(scope, 'r.tenant_id'))
-    .where((eb) => eb.or([keyIn('r.tenant_id', 'r.from_attendee_id', attendees), keyIn('r.tenant_id', 'r.to_attendee_id', attendees)]))
+    .where((eb) => eb.or([keyIn('r.tenant_id', 'r.from_attendee_id', attendees, 'uuid'), keyIn('r.tenant_id', 'r.to_attendee_id', attendees, 'uuid')]))
     .orderBy('r.kind')
     .execute();
 }
