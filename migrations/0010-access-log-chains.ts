@@ -17,9 +17,10 @@ export const ACCESS_LOG_CHAINS = 64;
  *
  * - Several independent hash chains. access_log_chains holds one head per chain (chain, link,
  *   hash). The chaining trigger takes the first head it can lock without waiting, starting at
- *   pg_backend_pid() % chains and wrapping (`FOR UPDATE SKIP LOCKED LIMIT 1`): a writer never
- *   waits for another while a chain is free, and a connection keeps using "its" chain when it is
- *   free. Only when every chain is held by an open transaction does it wait, on its own chain.
+ *   pg_backend_pid() % chains (one primary-key probe when that one is free) and wrapping
+ *   (`FOR UPDATE SKIP LOCKED LIMIT 1`): a writer never waits for another while a chain is free,
+ *   and a connection keeps using "its" chain. Only when every chain is held by an open
+ *   transaction does it wait, on its own chain.
  *   Each head is still held until commit, so each chain stays one linear sequence of committed
  *   entries; what there is no longer is one order across chains, and none is needed.
  * - An entry records chain and link (its position in that chain); hash = SHA-256(prev_hash:link:
@@ -72,9 +73,13 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       head record;
       own smallint := pg_backend_pid() % ${sql.lit(chains)};
     begin
-      select chain, link, hash into head from access_log_chains
-        order by (chain + ${sql.lit(chains)} - own) % ${sql.lit(chains)}
-        for update skip locked limit 1;
+      -- Usually the connection's own chain is free: one primary-key probe.
+      select chain, link, hash into head from access_log_chains where chain = own for update skip locked;
+      if not found then
+        select chain, link, hash into head from access_log_chains
+          order by (chain + ${sql.lit(chains)} - own) % ${sql.lit(chains)}
+          for update skip locked limit 1;
+      end if;
       if not found then
         select chain, link, hash into head from access_log_chains where chain = own for update;
         if not found then

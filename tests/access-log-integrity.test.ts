@@ -562,12 +562,15 @@ describe.each(DATABASE_KINDS)('the access log (%s)', (kind) => {
     it.runIf(kind === 'postgres')('npm run audit:verify exits 1 naming the entry, and 0 on the intact log', async () => {
       const env: NodeJS.ProcessEnv = { ...process.env, MIGRATE_DATABASE_URL: database.ownerUrl!, DATABASE_URL: database.appUrl!, DATA_DIR: dataDir };
       for (const name of ['NODE_ENV', 'AUDIT_CHECKPOINT_KEY_FILE', 'AUDIT_CHECKPOINT_PUBLIC_KEY_FILE']) delete env[name];
-      const audit = () =>
-        run(TSX, ['src/cli/audit.ts', 'verify'], { cwd: projectRoot, env }).then(
+      const audit = (...args: string[]) =>
+        run(TSX, ['src/cli/audit.ts', ...(args.length === 0 ? ['verify'] : args)], { cwd: projectRoot, env }).then(
           ({ stdout }) => ({ code: 0, stdout }),
           (error: { code?: number; stdout?: string }) => ({ code: error.code, stdout: error.stdout }),
         );
       expect(await audit()).toEqual({ code: 0, stdout: expect.stringContaining(`access log: OK, ${count} entries in ${CHAINS} chains`) });
+      const file = path.join(dataDir, 'checkpoint.jws');
+      expect(await audit('checkpoint', '--out', file)).toEqual({ code: 0, stdout: `Checkpoint of the heads of ${CHAINS} chains written to ${file}\n` });
+      expect(await audit('verify', '--checkpoint', file)).toEqual({ code: 0, stdout: expect.stringMatching(/^access log: OK, .*, consistent with the checkpoint of /) });
 
       const entry = middle();
       await tamper(database, async (trx) => {
