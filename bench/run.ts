@@ -152,8 +152,9 @@ async function loadAccessLog(database: TestDatabase): Promise<void> {
   await withScope(db, { kind: 'maintenance' }, async (trx) => {
     await sql`create index access_log_by_subject on access_log using gin (subjects)`.execute(trx);
     await sql`alter table access_log enable trigger access_log_chain`.execute(trx);
-    // Bench entries sit at seq 1e9+ (clear of the gateway's own); the head follows them.
-    await sql`update access_log_head set seq = ${1_000_000_000 + entries}`.execute(trx);
+    // Bench entries sit at seq 1e9+ (clear of the gateway's own; they read as chain 0 with
+    // link = seq and are not chained); the gateway's next entries take seq after them.
+    await sql`select setval('access_log_seq', ${1_000_000_000 + entries})`.execute(trx);
   });
   await sql`analyze access_log`.execute(db);
   await sql`analyze access_log_subjects`.execute(db);

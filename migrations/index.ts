@@ -8,6 +8,7 @@ import * as accessLogPerPerson from './0006-access-log-per-person.js';
 import * as writePolicies from './0006-write-policies.js';
 import * as retentionHoldsIncidents from './0007-retention-holds-incidents.js';
 import * as rateLimits from './0009-rate-limits.js';
+import * as accessLogChains from './0010-access-log-chains.js';
 import * as maskingCost from './0011-masking-cost.js';
 
 /**
@@ -24,5 +25,6 @@ export const migrations: Record<string, Migration> = {
   '0006-write-policies': writePolicies,
   '0007-retention-holds-incidents': retentionHoldsIncidents,
   '0009-rate-limits': rateLimits,
+  '0010-access-log-chains': accessLogChains,
   '0011-masking-cost': maskingCost,
 };

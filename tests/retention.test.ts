@@ -6,6 +6,10 @@ import { promisify } from 'node:util';
 import { sql, type Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyAccessLog } from '../src/audit/verify-from-cut.js';
+import { readCheckpoint } from '../src/audit/checkpoint.js';
+import { chainHash, contentHash } from '../src/audit/entry-hash.js';
+import { chainHeads } from '../src/db/queries/access-log.js';
+import { latestCut } from '../src/db/queries/retention.js';
 import { loadConfig, projectRoot, type Config } from '../src/config.js';
 import { beginScopedTransaction, commitOrRelease, withScope } from '../src/db/request-scope.js';
 import type { Database } from '../src/db/tables.js';
@@ -255,7 +259,7 @@ describe.each(DATABASE_KINDS)('access-log partitions and the chain (%s)', (kind)
 
   it('drops months older than 7 years whole; audit:verify passes from the signed cut, also after new entries', async () => {
     await readSomeone();
-    const head = await owner(database, (trx) => sql<{ seq: string }>`select seq::text as seq from access_log_head`.execute(trx));
+    const heads = await owner(database, (trx) => chainHeads(trx));
     const before = await snapshot(database);
     const dry = await runRetention(database.owner.db, { now: far, dryRun: true, runner: 'test', config });
     expect(await snapshot(database)).toEqual(before);
@@ -272,10 +276,42 @@ describe.each(DATABASE_KINDS)('access-log partitions and the chain (%s)', (kind)
 
     const verified = await verifyAccessLog(database.owner.db, config);
     expect(verified.problem).toBeUndefined();
-    expect(verified.head.seq).toBe(head.rows[0]!.seq);
+    expect(verified.heads).toEqual(heads);
+
+    // The cut records where it left each chain that had entries, as signed.
+    const cut = await owner(database, (trx) => latestCut(trx));
+    expect(cut?.heads).toEqual(heads.filter((head) => head.link !== '0'));
+    expect((await readCheckpoint(config, cut!.checkpoint)).heads).toEqual(cut!.heads);
 
     // The chain goes on from the cut.
     await readSomeone();
+    expect((await verifyAccessLog(database.owner.db, config)).problem).toBeUndefined();
+  });
+
+  it('an entry slipped in at or before a chain\'s cut, dated into a kept month, is caught', async () => {
+    const cut = (await owner(database, (trx) => latestCut(trx)))!;
+    const { chain, link } = cut.heads![0]!;
+    const content = {
+      at: new Date('2041-01-15T00:00:00.000Z'), actor: 'forger', role: 'support_agent', tenantId: null, purpose: 'customer-support',
+      operationName: null, requestId: 'forged', tokenId: null, clientAddress: null, subjects: [], fields: [], masked: [], exposure: {},
+      outcome: 'ALLOWED' as const, errorCode: null, correlationId: null, maskedBySubject: {}, aggregates: [],
+    };
+    const prev = 'a'.repeat(64);
+    const hashes = { content: contentHash(content), hash: chainHash(prev, link, contentHash(content)) };
+    await owner(database, async (trx) => {
+      await sql`alter table access_log disable trigger access_log_chain`.execute(trx);
+      await sql`insert into access_log (seq, chain, link, at, actor, role, purpose, request_id, subjects, fields, masked, exposure, outcome, content_hash, prev_hash, hash)
+        values (999999, ${chain}::smallint, ${link}::bigint, ${content.at}, 'forger', 'support_agent', 'customer-support', 'forged', '{}', '{}', '{}', '{}', 'ALLOWED',
+          ${hashes.content}, ${prev}, ${hashes.hash})`.execute(trx);
+      await sql`alter table access_log enable trigger access_log_chain`.execute(trx);
+    });
+    const report = await verifyAccessLog(database.owner.db, config);
+    expect(report.problem).toMatchObject({ kind: 'REORDERED_OR_INSERTED', chain, link, seq: '999999' });
+    await owner(database, async (trx) => {
+      await sql`alter table access_log disable trigger access_log_append_only`.execute(trx);
+      await sql`delete from access_log where seq = 999999`.execute(trx);
+      await sql`alter table access_log enable trigger access_log_append_only`.execute(trx);
+    });
     expect((await verifyAccessLog(database.owner.db, config)).problem).toBeUndefined();
   });
 

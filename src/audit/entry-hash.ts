@@ -80,7 +80,14 @@ export const sha256Hex = (text: string): string => createHash('sha256').update(t
 
 export const contentHash = (content: AccessLogContent): string => sha256Hex(canonicalContent(content));
 
-/** The link the database's trigger computes: SHA-256 of `prev_hash:seq:content_hash`. */
-export const chainHash = (prevHash: string, seq: string | bigint, content: string): string => sha256Hex(`${prevHash}:${seq}:${content}`);
+/**
+ * The link the database's trigger computes: SHA-256 of `prev_hash:link:content_hash`, where link
+ * is the entry's position in its chain (migration 0010; before it, the one chain's seq).
+ */
+export const chainHash = (prevHash: string, link: string | bigint, content: string): string => sha256Hex(`${prevHash}:${link}:${content}`);
 
-export const GENESIS_HASH = '0'.repeat(64);
+/**
+ * Where each chain starts: chain 0 continues the original single chain (all zeros); every other
+ * chain from its own hash, so an entry's hash commits to the chain it was written in.
+ */
+export const genesisHash = (chain: number): string => (chain === 0 ? '0'.repeat(64) : sha256Hex(`custodian-access-log-chain:${chain}`));

@@ -3,7 +3,8 @@ import { readCheckpoint, signCheckpoint } from '../audit/checkpoint.js';
 import { verifyAccessLog } from '../audit/verify-from-cut.js';
 import { openOwnerDatabase } from '../bootstrap.js';
 import { loadConfig } from '../config.js';
-import { chainHead } from '../db/queries/access-log.js';
+import { position } from '../audit/chains.js';
+import { chainHeads } from '../db/queries/access-log.js';
 import { withScope } from '../db/request-scope.js';
 import { ConfigurationError } from '../errors.js';
 import { parseArgs, runCli } from './run-cli.js';
@@ -11,8 +12,8 @@ import { parseArgs, runCli } from './run-cli.js';
 const USAGE = 'Usage: npm run audit:verify [-- --checkpoint FILE] | npm run audit:checkpoint [-- --out FILE]';
 
 /**
- * `verify`: walks the access log's hash chain and names the first bad entry (exit 1), optionally
- * against a signed checkpoint. `checkpoint`: prints (or writes) the chain head signed as a JWS.
+ * `verify`: walks every chain of the access log and names the first bad entry (exit 1), optionally
+ * against a signed checkpoint. `checkpoint`: prints (or writes) every chain's head signed as a JWS.
  */
 runCli(async () => {
   const [command, ...rest] = process.argv.slice(2);
@@ -22,13 +23,13 @@ runCli(async () => {
   const owner = await openOwnerDatabase(config);
   try {
     if (command === 'checkpoint') {
-      const head = await withScope(owner.db, { kind: 'maintenance' }, (trx) => chainHead(trx));
-      const jws = await signCheckpoint(config, head);
+      const heads = await withScope(owner.db, { kind: 'maintenance' }, (trx) => chainHeads(trx), 'repeatable read');
+      const jws = await signCheckpoint(config, heads);
       const out = args.get('out');
       if (out === undefined) process.stdout.write(`${jws}\n`);
       else {
         fs.writeFileSync(out, `${jws}\n`);
-        process.stdout.write(`Checkpoint of entry ${head.seq} written to ${out}\n`);
+        process.stdout.write(`Checkpoint of the heads of ${heads.length} chains written to ${out}\n`);
       }
       return;
     }
@@ -45,13 +46,18 @@ runCli(async () => {
     }
     const report = await verifyAccessLog(owner.db, config, checkpoint);
     if (report.problem !== undefined) {
-      process.stdout.write(`access log: FAILED at entry ${report.problem.seq} (${report.problem.kind}): ${report.problem.message}\n`);
+      const { chain, link, seq, kind, message } = report.problem;
+      process.stdout.write(`access log: FAILED at ${position(chain, link, seq)} (${kind}): ${message}\n`);
       process.exitCode = 1;
       return;
     }
     process.stdout.write(
-      `access log: OK, ${report.entries} entries chained to head ${report.head.seq} (${report.head.hash})` +
-        `${checkpoint === undefined ? '' : `, consistent with the checkpoint of ${checkpoint.at}`}\n`,
+      `access log: OK, ${report.entries} entries in ${report.chains} chains` +
+        `${checkpoint === undefined ? '' : `, consistent with the checkpoint of ${checkpoint.at}`}\n` +
+        report.heads
+          .filter((head) => head.link !== '0')
+          .map((head) => `  chain ${head.chain}: head at link ${head.link} (${head.hash})\n`)
+          .join(''),
     );
   } finally {
     await owner.close();

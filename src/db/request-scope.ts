@@ -41,8 +41,10 @@ export async function beginScopedTransaction(
   scope: DataScope,
   purpose = '',
   timeouts?: TransactionTimeouts,
+  isolation?: 'repeatable read',
 ): Promise<ScopedTransaction> {
-  const trx = await db.startTransaction().execute();
+  const start = db.startTransaction();
+  const trx = await (isolation === undefined ? start : start.setIsolationLevel(isolation)).execute();
   try {
     const role = scope.kind === 'maintenance' ? sql`current_user` : sql`${APP_ROLE}`;
     // Transaction-local like the scope: gone at commit or rollback.
@@ -64,13 +66,18 @@ export async function beginScopedTransaction(
   return trx;
 }
 
-/** Runs `work` in a scoped transaction: committed when it returns, rolled back when it throws. */
+/**
+ * Runs `work` in a scoped transaction: committed when it returns, rolled back when it throws.
+ * With `repeatable read`, every statement of `work` reads one snapshot (a verifier reading a
+ * log that is being written to).
+ */
 export async function withScope<T>(
   db: Kysely<Database>,
   scope: DataScope,
   work: (trx: ScopedTransaction) => Promise<T>,
+  isolation?: 'repeatable read',
 ): Promise<T> {
-  const trx = await beginScopedTransaction(db, scope);
+  const trx = await beginScopedTransaction(db, scope, '', undefined, isolation);
   let result: T;
   try {
     result = await work(trx);

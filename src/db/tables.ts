@@ -131,8 +131,19 @@ export interface AccessLogTable {
   masked_by_subject: ColumnType<Record<string, string[]>, string, never>;
   aggregates: string[];
   content_hash: string;
+  /** Set by the chaining trigger (migration 0010): the chain taken and the position in it. */
+  chain: Generated<number>;
+  /** Null on entries written before 0010, which are chain 0 with link = seq. */
+  link: Generated<string | null>;
   prev_hash: Generated<string>;
   hash: Generated<string>;
+}
+
+/** One head per chain; only the chaining trigger moves it, one link at a time (migration 0010). */
+export interface AccessLogChainsTable {
+  chain: number;
+  link: string;
+  hash: string;
 }
 
 export interface Database {
@@ -150,6 +161,7 @@ export interface Database {
   support_cases: SupportCasesTable;
   access_log: AccessLogTable;
   access_log_subjects: AccessLogSubjectsTable;
+  access_log_chains: AccessLogChainsTable;
   data_subject_requests: DataSubjectRequestsTable;
   'masked.people': MaskedPeopleView;
   'masked.attendees': MaskedAttendeesView;

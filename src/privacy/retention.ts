@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { signCheckpoint } from '../audit/checkpoint.js';
-import { verifyAccessLog } from '../audit/verify-from-cut.js';
+import { canonicalHeads, position, type ChainHead } from '../audit/chains.js';
+import { cutHeads, verifyAccessLog } from '../audit/verify-from-cut.js';
 import type { Config } from '../config.js';
 import { erasureOf } from '../db/queries/data-subject-requests.js';
 import * as rules from '../db/queries/retention.js';
@@ -156,32 +157,38 @@ async function duePartitions(db: Kysely<Database>, cutoff: Date, now: Date): Pro
 }
 
 /**
- * Drops whole months of the access log. First the chain is verified (what is about to go is the
- * only copy of the evidence that it was intact); then the last dropped entry is signed as a
- * checkpoint and recorded as the cut, and the partitions are dropped, in one transaction.
- * `audit:verify` then verifies what remains from that checkpoint.
+ * Drops whole months of the access log. First the chains are verified (what is about to go is the
+ * only copy of the evidence that they were intact); then, in one transaction, the partitions are
+ * dropped and the cut is signed and recorded: for each chain the last entry dropped, and the
+ * entries at or before it that stay (dated into a kept month). `audit:verify` then verifies what
+ * remains from that checkpoint.
  */
 async function cutAccessLog(db: Kysely<Database>, partitions: readonly rules.LogPartition[], options: RetentionOptions): Promise<void> {
   const report = await verifyAccessLog(db, options.config, undefined, options.env);
   if (report.problem !== undefined) {
     throw new RetentionError(
-      `The access log does not verify (entry ${report.problem.seq}, ${report.problem.kind}); no partition was dropped. Investigate with npm run audit:verify.`,
+      `The access log does not verify (${position(report.problem.chain, report.problem.link, report.problem.seq)}, ${report.problem.kind}); no partition was dropped. Investigate with npm run audit:verify.`,
     );
   }
   await withScope(db, { kind: 'maintenance' }, async (trx) => {
-    let cutSeq: bigint | undefined;
-    for (const partition of partitions) {
-      const { maxSeq } = await rules.partitionContents(trx, partition);
-      if (maxSeq !== null && (cutSeq === undefined || BigInt(maxSeq) > cutSeq)) cutSeq = BigInt(maxSeq);
-    }
+    // Per chain, the last entry dropped: by this run, or by an earlier cut if this run drops none of it.
     const previous = await rules.latestCut(trx);
-    if (cutSeq !== undefined && (previous === undefined || cutSeq > BigInt(previous.seq))) {
-      const seq = String(cutSeq);
-      const hash = await rules.entryHash(trx, seq);
-      if (hash === undefined) throw new RetentionError(`Entry ${seq} vanished while the access log was being cut.`);
-      const checkpoint = await signCheckpoint(options.config, { seq, hash }, options.env);
-      await rules.recordCut(trx, { seq, hash, partitions: partitions.map((p) => p.name), checkpoint });
+    const heads = new Map<number, ChainHead>(previous === undefined ? [] : cutHeads(previous).map((head) => [head.chain, head]));
+    let newest: rules.ChainEnd | undefined;
+    for (const partition of partitions) {
+      for (const end of await rules.partitionChainEnds(trx, partition)) {
+        const known = heads.get(end.chain);
+        if (known !== undefined && BigInt(end.link) <= BigInt(known.link)) continue;
+        heads.set(end.chain, { chain: end.chain, link: end.link, hash: end.hash });
+        if (newest === undefined || BigInt(end.seq) > BigInt(newest.seq)) newest = end;
+      }
     }
     for (const partition of partitions) await rules.dropPartition(trx, partition);
+    if (newest !== undefined) {
+      const cutAt = canonicalHeads([...heads.values()]);
+      const kept = await rules.keptBeforeCut(trx, cutAt);
+      const checkpoint = await signCheckpoint(options.config, cutAt, options.env, kept);
+      await rules.recordCut(trx, { seq: newest.seq, hash: newest.hash, heads: cutAt, partitions: partitions.map((p) => p.name), checkpoint });
+    }
   });
 }

@@ -3,11 +3,13 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
-import { sql } from 'kysely';
+import { Migrator, sql, type Kysely } from 'kysely';
+import { migrations } from '../../migrations/index.js';
 import { projectRoot } from '../../src/config.js';
 import { openDatabase, type DatabaseHandle, type DatabaseKind } from '../../src/db/database.js';
 import { writeAccessPolicy } from '../../src/db/access-policy.js';
 import { ensureApplicationLogin, migrateToLatest } from '../../src/db/migrate.js';
+import type { Database } from '../../src/db/tables.js';
 import { databasePolicy } from '../../src/policy/database-policy.js';
 import { loadPolicyFile } from '../../src/policy/policy.js';
 import { importData } from '../../src/privacy/import/import-data.js';
@@ -45,20 +47,41 @@ function withDatabase(url: string, database: string, user?: string): string {
 }
 
 /**
+ * Migrates up to and including the migration `last` only (a database as an older release left it;
+ * migrateToLatest then applies the rest, as an upgrade does).
+ */
+async function migrateUpTo(db: Kysely<Database>, last: string): Promise<void> {
+  const older = Object.fromEntries(Object.entries(migrations).filter(([name]) => name <= last));
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => older },
+    migrationTableName: 'custodian_migrations',
+    migrationLockTableName: 'custodian_migrations_lock',
+  });
+  const result = await migrator.migrateToLatest();
+  if (result.error !== undefined) throw result.error;
+}
+
+/**
  * A fresh, migrated database; with `seed`, the demo data set is imported as the owner. On
  * PostgreSQL it is created on the server of `adminUrl` (TEST_DATABASE_URL by default) and
- * dropped by destroy().
+ * dropped by destroy(). With `migratedUpTo`, only the migrations up to that one are applied, and
+ * neither the access policy nor data are written.
  */
 export async function createTestDatabase(
   kind: DatabaseKind,
-  options: { seed?: boolean; adminUrl?: string; name?: string } = {},
+  options: { seed?: boolean; adminUrl?: string; name?: string; migratedUpTo?: string } = {},
 ): Promise<TestDatabase> {
-  const seed = options.seed ?? true;
+  const seed = options.migratedUpTo === undefined && (options.seed ?? true);
+  const migrate = async (db: Kysely<Database>) => {
+    if (options.migratedUpTo !== undefined) return migrateUpTo(db, options.migratedUpTo);
+    await migrateToLatest(db);
+    await writeAccessPolicy(db, projectPolicy());
+  };
   if (kind === 'pglite') {
     const pglite = await PGlite.create();
     const owner = await openDatabase({ pglite });
-    await migrateToLatest(owner.db);
-    await writeAccessPolicy(owner.db, projectPolicy());
+    await migrate(owner.db);
     if (seed) await importData(owner.db, demoData());
     return {
       kind,
@@ -79,8 +102,7 @@ export async function createTestDatabase(
   const ownerUrl = withDatabase(adminUrl, name);
   const appUrl = withDatabase(adminUrl, name, 'custodian_app');
   const owner = await openDatabase({ url: ownerUrl, poolSize: 3 });
-  await migrateToLatest(owner.db);
-  await writeAccessPolicy(owner.db, projectPolicy());
+  await migrate(owner.db);
   await ensureApplicationLogin(owner.db, 'custodian-test');
   if (seed) await importData(owner.db, demoData());
   // As the gateway serves: statements prepared once per connection (src/db/prepared-statements.ts).

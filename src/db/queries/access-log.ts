@@ -1,16 +1,20 @@
 import { sql, type Kysely } from 'kysely';
 import { contentHash, type AccessLogContent, type Outcome } from '../../audit/entry-hash.js';
+import type { ChainHead } from '../../audit/chains.js';
 import type { Database } from '../tables.js';
 
 export interface AccessLogRow extends AccessLogContent {
   seq: string;
+  /** Which of the log's chains the entry is in, and its position there (migration 0010). */
+  chain: number;
+  link: string;
   contentHash: string;
   /** Null in a per-person view (src/audit/person-view.ts). */
   prevHash: string | null;
   hash: string;
 }
 
-/** Appends one entry; the database assigns seq and chains it (see migration 0004). */
+/** Appends one entry; the database assigns seq, picks a chain and links it (see migration 0010). */
 export async function appendAccessLog(db: Kysely<Database>, content: AccessLogContent): Promise<void> {
   await db
     .insertInto('access_log')
@@ -43,6 +47,9 @@ function selectEntries(db: Kysely<Database>) {
     .selectFrom('access_log')
     .select([
       sql<string>`access_log.seq::text`.as('seq'),
+      'access_log.chain as chain',
+      // Entries from before chains (0010) are chain 0 with link = seq.
+      sql<string>`coalesce(access_log.link, access_log.seq)::text`.as('link'),
       'access_log.at as at',
       'access_log.actor as actor',
       'access_log.role as role',
@@ -140,12 +147,21 @@ export async function allAccessLog(db: Kysely<Database>, filter: AccessLogFilter
   return filtered(db, filter).orderBy('access_log.seq').execute();
 }
 
-/** The chain in order, a page at a time (for verification, as the owner). */
-export async function chainPage(db: Kysely<Database>, afterSeq: string, limit: number): Promise<AccessLogRow[]> {
-  return selectEntries(db).where(sql<boolean>`access_log.seq > ${afterSeq}::bigint`).orderBy('access_log.seq').limit(limit).execute();
+/**
+ * Every chain in order, a page at a time, after the position `after` (for verification, as the
+ * owner): keyset pagination on the (chain, link) index, the same statement whatever the size.
+ */
+export async function chainPage(db: Kysely<Database>, after: { chain: number; link: string }, limit: number): Promise<AccessLogRow[]> {
+  return selectEntries(db)
+    .where(sql<boolean>`(access_log.chain, coalesce(access_log.link, access_log.seq)) > (${after.chain}::smallint, ${after.link}::bigint)`)
+    .orderBy(sql`access_log.chain`)
+    .orderBy(sql`coalesce(access_log.link, access_log.seq)`)
+    .limit(limit)
+    .execute();
 }
 
-export async function chainHead(db: Kysely<Database>): Promise<{ seq: string; hash: string }> {
-  const row = await sql<{ seq: string; hash: string }>`select seq::text as seq, hash from access_log_head`.execute(db);
-  return row.rows[0] ?? { seq: '0', hash: '0'.repeat(64) };
+/** Every chain's head (as the owner: custodian_app has no privilege on access_log_chains). */
+export async function chainHeads(db: Kysely<Database>): Promise<ChainHead[]> {
+  const rows = await sql<ChainHead>`select chain, link::text as link, hash from access_log_chains order by chain`.execute(db);
+  return rows.rows;
 }

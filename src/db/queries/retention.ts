@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import type { ChainHead } from '../../audit/chains.js';
 import type { Database } from '../tables.js';
 
 /*
@@ -136,12 +137,27 @@ export async function accessLogPartitions(db: Kysely<Database>): Promise<LogPart
   });
 }
 
-/** Entries in a partition, and the highest seq among them (where the chain is cut). */
-export async function partitionContents(db: Kysely<Database>, partition: LogPartition): Promise<{ entries: number; maxSeq: string | null; oldest: Date | null }> {
-  const result = await sql<{ entries: string; max_seq: string | null; oldest: Date | null }>`
-    select count(*) as entries, max(seq)::text as max_seq, min(at) as oldest from ${sql.table(partition.name)}`.execute(db);
-  const row = result.rows[0]!;
-  return { entries: Number(row.entries), maxSeq: row.max_seq, oldest: row.oldest };
+/** The last entry of each chain in a partition: where a cut dropping it leaves that chain. */
+export async function partitionChainEnds(db: Kysely<Database>, partition: LogPartition): Promise<ChainEnd[]> {
+  const result = await sql<ChainEnd>`select distinct on (chain) chain, coalesce(link, seq)::text as link, hash, seq::text as seq
+    from ${sql.table(partition.name)} order by chain, coalesce(link, seq) desc`.execute(db);
+  return result.rows;
+}
+
+export interface ChainEnd extends ChainHead {
+  seq: string;
+}
+
+/**
+ * The entries still there at or before each chain's cut: written before the last dropped entry
+ * of their chain but dated into a month retention keeps. One statement whatever the number of chains.
+ */
+export async function keptBeforeCut(db: Kysely<Database>, heads: readonly ChainHead[]): Promise<ChainHead[]> {
+  const result = await sql<ChainHead>`select a.chain, coalesce(a.link, a.seq)::text as link, a.hash
+    from unnest(${heads.map((h) => h.chain)}::smallint[], ${heads.map((h) => h.link)}::bigint[]) as cut(chain, link)
+    join access_log a on a.chain = cut.chain and coalesce(a.link, a.seq) <= cut.link
+    order by a.chain, coalesce(a.link, a.seq)`.execute(db);
+  return result.rows;
 }
 
 /** Whether a partition holds entries about a person under an active hold (then it is kept). */
@@ -159,12 +175,6 @@ export async function dropPartition(db: Kysely<Database>, partition: LogPartitio
   await sql`drop table if exists ${sql.table(`access_log_subjects_${suffix}`)}`.execute(db);
 }
 
-/** The hash of one entry (the last one dropped, for the checkpoint at the cut). */
-export async function entryHash(db: Kysely<Database>, seq: string): Promise<string | undefined> {
-  const result = await sql<{ hash: string }>`select hash from access_log where seq = ${seq}::bigint`.execute(db);
-  return result.rows[0]?.hash;
-}
-
 /** Monthly partitions from `from`'s month to `monthsAhead` months on (idempotent); returns how many are new. */
 export async function createPartitionsAhead(db: Kysely<Database>, from: Date, monthsAhead: number): Promise<number> {
   const before = (await accessLogPartitions(db)).length;
@@ -175,21 +185,24 @@ export async function createPartitionsAhead(db: Kysely<Database>, from: Date, mo
 }
 
 export interface AccessLogCut {
+  /** The newest entry this cut dropped (by seq), and its hash. */
   seq: string;
   hash: string;
   at: Date;
+  /** Per chain, the last entry dropped so far; null on cuts made before chains (chain 0 at seq). */
+  heads: ChainHead[] | null;
   partitions: string[];
   checkpoint: string;
 }
 
 export async function recordCut(db: Kysely<Database>, cut: Omit<AccessLogCut, 'at'>): Promise<void> {
-  await sql`insert into access_log_cuts (seq, hash, partitions, checkpoint)
-    values (${cut.seq}::bigint, ${cut.hash}, ${cut.partitions}::text[], ${cut.checkpoint})`.execute(db);
+  await sql`insert into access_log_cuts (seq, hash, heads, partitions, checkpoint)
+    values (${cut.seq}::bigint, ${cut.hash}, ${cut.heads === null ? null : JSON.stringify(cut.heads)}::jsonb, ${cut.partitions}::text[], ${cut.checkpoint})`.execute(db);
 }
 
-/** The latest cut: the chain is verified from it. */
+/** The latest cut: the chains are verified from it. */
 export async function latestCut(db: Kysely<Database>): Promise<AccessLogCut | undefined> {
-  const result = await sql<AccessLogCut>`select seq::text as seq, hash, at, partitions, checkpoint
-    from access_log_cuts order by seq desc limit 1`.execute(db);
+  const result = await sql<AccessLogCut>`select seq::text as seq, hash, at, heads, partitions, checkpoint
+    from access_log_cuts order by at desc, seq desc limit 1`.execute(db);
   return result.rows[0];
 }
