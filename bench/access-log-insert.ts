@@ -12,7 +12,7 @@
  * columns, indexes, person index and partitioning, and a BEFORE INSERT trigger that takes one head
  * row FOR UPDATE, exactly as 0004's did. Both are written by the gateway's own role.
  *
- * Options (environment): BENCH_LOG_SECONDS (each run, default 5), BENCH_LOG_ROUNDS (default 3).
+ * Options: bench/run.ts's --duration (seconds per run) and --rounds.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,13 +44,12 @@ interface Run {
   latenciesMs: number[];
 }
 
-export async function accessLogInsertBench(database: TestDatabase): Promise<void> {
+export async function accessLogInsertBench(database: TestDatabase, options: { seconds: number; rounds: number }): Promise<void> {
   if (database.ownerUrl === undefined || database.appUrl === undefined) {
     process.stdout.write('\nAccess-log insert path: its scaling with clients needs PostgreSQL (the embedded database has one connection); set BENCH_DATABASE_URL.\n');
     return;
   }
-  const seconds = Number(process.env.BENCH_LOG_SECONDS ?? 5);
-  const rounds = Number(process.env.BENCH_LOG_ROUNDS ?? 3);
+  const { seconds, rounds } = options;
   const appRole = decodeURIComponent(new URL(database.appUrl).username);
   await createSingleHeadPeer(database, appRole);
   const settings = await sql<{ name: string; setting: string }>`select name, setting from pg_settings

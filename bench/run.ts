@@ -1,17 +1,23 @@
 /**
  * `npm run bench`: Custodian against its peers, side by side in one run, with ratios.
  *
- *   1. An organizer dashboard page (attendees with orders and tickets) through the gateway (HTTP,
- *      signed token, policy, consent masking in SQL, access-log entry) against the same rows
- *      read with plain SQL: what the guarantees cost per request, in time and memory.
- *   2. One person's access history (50 newest entries) over a large access log, through the
- *      gateway and with plain SQL through the (person, at, seq) history index, against a scan of
- *      the subjects arrays with index scans switched off (what an unindexed log would cost).
+ *   1. throughput: the organizer dashboard page (100 attendees, 204 orders, 415 tickets) through
+ *      the gateway as `npm start` serves it, against the same rows from one hand-written SQL
+ *      statement, with autocannon at 1, 8 and 32 connections in interleaved rounds: req/s, p50,
+ *      p99, the gateway's RSS, and the ratios (bench/throughput.ts).
+ *   2. log-insert: the access log's insert path at 1, 8 and 32 clients with pgbench, the 64-chain
+ *      log against the single-head design it replaced (bench/access-log-insert.ts; PostgreSQL).
+ *   3. attack: another caller's one-attendee read while 12 clients flood the gateway.
+ *   4. history: one person's access history (50 newest entries) over a large access log, through
+ *      the gateway and with plain SQL through the (person, at, seq) history index, against a scan
+ *      of the subjects arrays with index scans switched off (what an unindexed log would cost).
  *
- * Options: --entries N (access-log size; default 10,000,000 on PostgreSQL, 200,000 on the
- * embedded database), --iterations N (default 200). BENCH_DATABASE_URL (or TEST_DATABASE_URL)
- * selects a PostgreSQL server, on which a scratch database is created and dropped; without it
- * the benchmark runs on PGlite.
+ * Options: --only throughput,log-insert,attack,history (default: all); --duration S (seconds per
+ * peer per concurrency per round, default 5) and --rounds N (default 3) for 1 and 2; --entries N
+ * (access-log size for 4; default 10,000,000 on PostgreSQL, 200,000 on the embedded database);
+ * --iterations N (default 200) for 3 and 4. BENCH_DATABASE_URL (or TEST_DATABASE_URL) selects a
+ * PostgreSQL server, on which a scratch database is created and dropped; without it the benchmark
+ * runs on PGlite.
  */
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
@@ -23,6 +29,7 @@ import { startTestGateway, type TestGateway } from '../tests/support/test-gatewa
 import { importData } from '../src/privacy/import/import-data.js';
 import { dashboardData } from './dashboard-data.js';
 import { throughputBench } from './throughput.js';
+import { accessLogInsertBench } from './access-log-insert.js';
 
 interface Measurement {
   name: string;
@@ -201,6 +208,7 @@ try {
   try {
     process.stdout.write(`Custodian benchmark on ${kind === 'postgres' ? 'PostgreSQL' : 'PGlite'}, ${iterations} iterations per peer\n`);
     if (runs('throughput')) await throughputBench(kind === 'postgres' ? database : undefined, keys, { duration, rounds, concurrencies: [1, 8, 32] });
+    if (runs('log-insert')) await accessLogInsertBench(database, { seconds: duration, rounds });
     if (runs('attack')) await underAttack(gateway, await keys.sign({ roles: ['organizer_admin'], tenant: 'northwind-live', ttl: '2h' }));
     if (runs('history')) {
       await loadAccessLog(database);
