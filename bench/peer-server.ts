@@ -29,7 +29,7 @@ if (kind !== 'postgres') await importData(gateway.database.db, dashboardData());
 
 /**
  * One statement per page. On PostgreSQL the peer's own owner pool sets the maintenance scope once
- * per connection (the tables force RLS even for their owner), so each page is a single round trip;
+ * per connection, as a startup option (the tables force RLS even for their owner), so each page is a single round trip;
  * on PGlite it shares the gateway's one connection and scopes a transaction instead.
  */
 async function rawPage(): Promise<string> {
@@ -43,9 +43,8 @@ async function rawPage(): Promise<string> {
 const RAW_SQL = rawDashboardPage(BENCH_TENANT, BENCH_EVENT, BENCH_ATTENDEES).compile(gateway.database.db);
 const rawPool =
   kind === 'postgres'
-    ? new pg.Pool({ connectionString: process.env.BENCH_OWNER_URL!, max: config.databaseLimits.poolSize })
+    ? new pg.Pool({ connectionString: process.env.BENCH_OWNER_URL!, max: config.databaseLimits.poolSize, options: '-c app.scope=maintenance' })
     : undefined;
-rawPool?.on('connect', (client) => void client.query(`select set_config('app.scope', 'maintenance', false)`));
 
 const raw = createServer((request, response) => {
   request.resume();
