@@ -15,11 +15,23 @@ const ONE_ATTENDEE = '{ attendees(first: 1) { edges { node { id name } } } }';
 const FLOOD = `{ ${Array.from({ length: 3_000 }, (_, i) => `a${i}: events(first: 500) { edges { node { id name } } }`).join(' ')} }`;
 
 describe('database limits configuration', () => {
-  it('defaults to a pool of 10, a 5 s wait and 15 s statement and idle timeouts, all configurable', () => {
-    expect(loadConfig({}).databaseLimits).toEqual({ poolSize: 10, poolTimeoutMs: 5_000, statementTimeoutMs: 15_000, idleInTransactionTimeoutMs: 15_000 });
+  it('defaults to a pool of 10, a 5 s wait, 15 s statement and idle timeouts and prepared statements, all configurable', () => {
+    expect(loadConfig({}).databaseLimits).toEqual({
+      poolSize: 10,
+      poolTimeoutMs: 5_000,
+      statementTimeoutMs: 15_000,
+      idleInTransactionTimeoutMs: 15_000,
+      preparedStatements: true,
+    });
     expect(
-      loadConfig({ DATABASE_POOL_SIZE: '3', DATABASE_POOL_TIMEOUT: '500ms', DATABASE_STATEMENT_TIMEOUT: '2s', DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: '1m' }).databaseLimits,
-    ).toEqual({ poolSize: 3, poolTimeoutMs: 500, statementTimeoutMs: 2_000, idleInTransactionTimeoutMs: 60_000 });
+      loadConfig({
+        DATABASE_POOL_SIZE: '3',
+        DATABASE_POOL_TIMEOUT: '500ms',
+        DATABASE_STATEMENT_TIMEOUT: '2s',
+        DATABASE_IDLE_IN_TRANSACTION_TIMEOUT: '1m',
+        DATABASE_PREPARED_STATEMENTS: 'off',
+      }).databaseLimits,
+    ).toEqual({ poolSize: 3, poolTimeoutMs: 500, statementTimeoutMs: 2_000, idleInTransactionTimeoutMs: 60_000, preparedStatements: false });
     expect(() => loadConfig({ DATABASE_POOL_SIZE: '0' })).toThrow(ConfigurationError);
     expect(() => loadConfig({ DATABASE_STATEMENT_TIMEOUT: 'soon' })).toThrow(ConfigurationError);
   });
