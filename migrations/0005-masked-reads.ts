@@ -89,7 +89,9 @@ const READS_PEOPLE = 'pol.reads_people';
 /**
  * The views' definitions. `fenced` keeps each person's state a subquery of its own (`offset 0`),
  * computed once per row: migration 0011 replaces the views with it (see there); this migration
- * created them without.
+ * created them without. Frozen like the rest of this file: 0011 applies them, and
+ * tests/issue-10-red-team.test.ts checks every view reads the same before and after. A later
+ * change to a view writes its definition out in a new migration (as 0012 does).
  */
 export const maskedViewDefinitions = (fenced: boolean): readonly [name: string, body: string][] => [
   [

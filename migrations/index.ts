@@ -10,6 +10,7 @@ import * as retentionHoldsIncidents from './0007-retention-holds-incidents.js';
 import * as rateLimits from './0009-rate-limits.js';
 import * as accessLogChains from './0010-access-log-chains.js';
 import * as maskingCost from './0011-masking-cost.js';
+import * as keyedViewReads from './0012-keyed-view-reads.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '0009-rate-limits': rateLimits,
   '0010-access-log-chains': accessLogChains,
   '0011-masking-cost': maskingCost,
+  '0012-keyed-view-reads': keyedViewReads,
 };

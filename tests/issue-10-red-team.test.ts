@@ -19,7 +19,7 @@ import { createTestKeys, type TestKeys } from './support/test-keys.js';
 /*
  * Red-team checks of issue 10's changes: the access log's chains against the application role,
  * statements prepared once per pooled connection serving callers of different scopes in turn,
- * the masking views before and after migration 0011, and batch keys across tenants.
+ * the masking views before and after migrations 0011 and 0012, and batch keys across tenants.
  */
 
 const POLICY = loadPolicyFile(path.join(projectRoot, 'schema', 'policy.yaml'));
@@ -307,7 +307,7 @@ async function maskedSnapshot(database: TestDatabase): Promise<Map<string, strin
   return snapshot;
 }
 
-describe.each(DATABASE_KINDS)('the masking views before and after migration 0011 (%s)', (kind) => {
+describe.each(DATABASE_KINDS)('the masking views before and after migrations 0011 and 0012 (%s)', (kind) => {
   let database: TestDatabase;
   let before: Map<string, string[]>;
   let after: Map<string, string[]>;
@@ -319,7 +319,7 @@ describe.each(DATABASE_KINDS)('the masking views before and after migration 0011
     before = await maskedSnapshot(database);
     await migrateToLatest(database.owner.db);
     const applied = await sql<{ name: string }>`select name from custodian_migrations order by name desc limit 1`.execute(database.owner.db);
-    expect(applied.rows[0]!.name).toBe('0011-masking-cost');
+    expect(applied.rows[0]!.name).toBe('0012-keyed-view-reads');
     after = await maskedSnapshot(database);
   }, 300_000);
   afterAll(async () => {
