@@ -10,9 +10,11 @@ import { sql, type Kysely } from 'kysely';
  * computed that view for the whole tenant (platform scope: everyone) before matching. Tickets of
  * 204 orders in a tenant of 20,000 attendees took 230 ms.
  *
- * Each check is now a correlated EXISTS kept as a subplan (`offset 0` stops PostgreSQL turning it
- * into a join). It runs once per row of the page, with the row's keys pushed into the inner view
- * as parameters, so primary-key lookups. The same tickets took 6 ms.
+ * Each check is now a correlated subquery kept as a subplan (`offset 0` stops PostgreSQL turning
+ * it into a join). It runs once per row of the page, with the row's keys pushed into the inner
+ * view as parameters, so primary-key lookups. The same tickets took 6 ms. For tickets the check
+ * is written `order_id in (...)`: as EXISTS it cost 10 ms on a 100-attendee tenant (against 2.8 ms
+ * before), as IN 3.9 ms, and 6.5 ms with 20,000 attendees.
  *
  * The definitions are written out here, not imported from 0005: a migration's SQL must not change
  * when an earlier file does.
@@ -26,7 +28,7 @@ const VIEWS: readonly [name: string, body: string][] = [
     from tickets t
     join ${POLICY}
     where pol.levels ? 'user.financial.transaction.ticket'
-      and exists (select 1 from masked.orders o where o.tenant_id = t.tenant_id and o.id = t.order_id offset 0)`,
+      and t.order_id in (select o.id from masked.orders o where o.tenant_id = t.tenant_id and o.id = t.order_id offset 0)`,
   ],
   [
     // Hidden when either end's state hides relationships (an opt-out stops tracking from both sides).
