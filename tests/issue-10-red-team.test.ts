@@ -13,7 +13,7 @@ import { databasePolicy } from '../src/policy/database-policy.js';
 import { loadPolicyFile } from '../src/policy/policy.js';
 import { importData } from '../src/privacy/import/import-data.js';
 import { createTestDatabase, DATABASE_KINDS, demoData, rawAsApp, type TestDatabase } from './support/test-database.js';
-import { startTestGateway, type GraphQLResponse, type TestGateway } from './support/test-gateway.js';
+import { gatewayFixture, startTestGateway, type GraphQLResponse, type TestGateway } from './support/test-gateway.js';
 import { createTestKeys, type TestKeys } from './support/test-keys.js';
 
 /*
@@ -343,22 +343,11 @@ describe.each(DATABASE_KINDS)('the masking views before and after migrations 001
  * spans every tenant, and each attendee's orders must be exactly that attendee's, in its tenant.
  */
 describe.each(DATABASE_KINDS)('children of several tenants in one batch, through the API (%s)', (kind) => {
-  let database: TestDatabase;
-  let keys: TestKeys;
-  let gateway: TestGateway;
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    keys = await createTestKeys();
-    gateway = await startTestGateway({ database: database.app, auth: keys.auth });
-  });
-  afterAll(async () => {
-    await gateway?.close();
-    await database?.destroy();
-  });
+  const fixture = gatewayFixture(kind);
 
   it("gives each attendee of every tenant its own orders and tickets, never another tenant's", async () => {
-    const token = await keys.sign({ roles: ['fraud_analyst'], purposes: ['fraud-prevention'], ttl: '30m' });
-    const response = await gateway.request<{
+    const token = await fixture.keys.sign({ roles: ['fraud_analyst'], purposes: ['fraud-prevention'], ttl: '30m' });
+    const response = await fixture.gateway.request<{
       attendees: { edges: { node: { id: string; tenant: string; masked: { field: string }[]; orders: { id: string; tickets: { id: string }[] }[] } }[] };
     }>({
       query: '{ attendees(first: 500) { edges { node { id tenant masked { field reason } orders { id tickets { id } } } } } }',
@@ -369,8 +358,8 @@ describe.each(DATABASE_KINDS)('children of several tenants in one batch, through
     const nodes = response.body.data!.attendees.edges.map((e) => e.node);
     expect(new Set(nodes.map((n) => n.tenant))).toEqual(new Set(TENANTS));
 
-    const orders = await database.owner.db.selectFrom('orders').select(['tenant_id', 'attendee_id', 'id']).execute();
-    const tickets = await database.owner.db.selectFrom('tickets').select(['tenant_id', 'order_id', 'id']).execute();
+    const orders = await fixture.database.owner.db.selectFrom('orders').select(['tenant_id', 'attendee_id', 'id']).execute();
+    const tickets = await fixture.database.owner.db.selectFrom('tickets').select(['tenant_id', 'order_id', 'id']).execute();
     let withOrders = 0;
     for (const node of nodes) {
       // A person who restricted processing has their orders withheld (masked), not another's.
