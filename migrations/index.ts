@@ -11,6 +11,7 @@ import * as rateLimits from './0009-rate-limits.js';
 import * as accessLogChains from './0010-access-log-chains.js';
 import * as maskingCost from './0011-masking-cost.js';
 import * as keyedViewReads from './0012-keyed-view-reads.js';
+import * as cutsAppendOnly from './0013-cuts-append-only.js';
 
 /**
  * Forward-only: migrations are listed here in order and never edited once landed. A static list
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '0010-access-log-chains': accessLogChains,
   '0011-masking-cost': maskingCost,
   '0012-keyed-view-reads': keyedViewReads,
+  '0013-cuts-append-only': cutsAppendOnly,
 };

@@ -315,8 +315,23 @@ describe.each(DATABASE_KINDS)('access-log partitions and the chain (%s)', (kind)
     expect((await verifyAccessLog(database.owner.db, config)).problem).toBeUndefined();
   });
 
-  it('a forged cut is caught', async () => {
-    await owner(database, (trx) => sql`update access_log_cuts set hash = ${'f'.repeat(64)}`.execute(trx));
+  it('a cut cannot be edited, deleted or truncated, by the owner either', async () => {
+    for (const statement of [
+      sql`update access_log_cuts set hash = ${'f'.repeat(64)}`,
+      sql`delete from access_log_cuts`,
+      sql`truncate access_log_cuts`,
+    ]) {
+      await expect(owner(database, (trx) => statement.execute(trx))).rejects.toThrow(/append-only/);
+    }
+    expect((await verifyAccessLog(database.owner.db, config)).problem).toBeUndefined();
+  });
+
+  it('a forged cut is caught (its triggers disabled, as only the owner or a superuser can)', async () => {
+    await owner(database, async (trx) => {
+      await sql`alter table access_log_cuts disable trigger access_log_cuts_append_only`.execute(trx);
+      await sql`update access_log_cuts set hash = ${'f'.repeat(64)}`.execute(trx);
+      await sql`alter table access_log_cuts enable trigger access_log_cuts_append_only`.execute(trx);
+    });
     const report = await verifyAccessLog(database.owner.db, config);
     expect(report.problem?.kind).toBe('CHECKPOINT');
     expect(report.problem?.message).toMatch(/does not match its signed checkpoint/);
