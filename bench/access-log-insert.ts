@@ -21,6 +21,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import type { TestDatabase } from '../tests/support/test-database.js';
+import { percentile } from './percentile.js';
 
 const run = promisify(execFile);
 const PGBENCH = process.env.PGBENCH ?? '/usr/bin/pgbench';
@@ -159,7 +160,6 @@ async function pgbench(url: string, dir: string, peer: Peer, clients: number, se
   return { transactions: Number(processed[1]), seconds, latenciesMs };
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
 function printTable(results: Map<string, Run[]>, settings: { name: string; setting: string }[]): void {
   const rate = (runs: Run[]) => runs.reduce((n, r) => n + r.transactions, 0) / runs.reduce((s, r) => s + r.seconds, 0);
@@ -168,7 +168,7 @@ function printTable(results: Map<string, Run[]>, settings: { name: string; setti
   for (const clients of CLIENTS) {
     for (const peer of PEERS) {
       const runs = results.get(`${peer.name}|${clients}`) ?? [];
-      const latencies = runs.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
+      const latencies = runs.flatMap((r) => r.latenciesMs);
       const perRound = runs.map((r) => r.transactions / r.seconds);
       const value = rate(runs);
       rateOf.set(`${peer.name}|${clients}`, value);

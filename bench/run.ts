@@ -28,6 +28,7 @@ import { createTestKeys } from '../tests/support/test-keys.js';
 import { startTestGateway, type TestGateway } from '../tests/support/test-gateway.js';
 import { importData } from '../src/privacy/import/import-data.js';
 import { dashboardData } from './dashboard-data.js';
+import { percentile } from './percentile.js';
 import { throughputBench } from './throughput.js';
 import { accessLogInsertBench } from './access-log-insert.js';
 
@@ -57,10 +58,6 @@ if (only.some((section) => !(SECTIONS as readonly string[]).includes(section))) 
 }
 const runs = (section: (typeof SECTIONS)[number]) => only.includes(section);
 
-const percentile = (samples: number[], p: number) => {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-};
 
 async function measure(name: string, run: () => Promise<unknown>, count = iterations): Promise<Measurement> {
   for (let i = 0; i < Math.min(20, count); i++) await run();

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { TestDatabase } from '../tests/support/test-database.js';
 import { TEST_AUDIENCE, TEST_ISSUER, type TestKeys } from '../tests/support/test-keys.js';
+import { percentile } from './percentile.js';
 import { BENCH_ATTENDEES, BENCH_EVENT, BENCH_TENANT, DASHBOARD_QUERY } from './dashboard-data.js';
 
 export interface ThroughputOptions {
@@ -95,11 +96,6 @@ async function load(target: Target, connections: number, duration: number, pid: 
   }
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
-
 async function firstPage(target: Target): Promise<{ attendees: number; orders: number; tickets: number; bytes: number }> {
   const response = await fetch(target.url, { method: target.method, headers: target.headers, body: target.body });
   const text = await response.text();
@@ -152,7 +148,7 @@ export async function throughputBench(database: TestDatabase | undefined, keys: 
       const list = runs.get(key)!;
       const requests = list.reduce((sum, run) => sum + run.requests, 0);
       const seconds = list.reduce((sum, run) => sum + run.seconds, 0);
-      return { rps: requests / seconds, p50: median(list.map((run) => run.p50)), p99: median(list.map((run) => run.p99)), rss: Math.max(...list.map((run) => run.rssMb)) };
+      return { rps: requests / seconds, p50: percentile(list.map((run) => run.p50), 50), p99: percentile(list.map((run) => run.p99), 50), rss: Math.max(...list.map((run) => run.rssMb)) };
     };
     const head = `${'concurrency'.padStart(11)} | ${'raw req/s'.padStart(9)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} | ${'gateway req/s'.padStart(13)} ${'p50'.padStart(6)} ${'p99'.padStart(6)} ${'RSS MB'.padStart(7)} | ${'req/s ratio'.padStart(11)} ${'p50 ratio'.padStart(9)}\n`;
     process.stdout.write(head);

@@ -24,7 +24,8 @@ const nameOf = (text: string) => `custodian_${createHash('sha256').update(text).
  * max_prepared_statements; DATABASE_PREPARED_STATEMENTS=off turns this off.
  */
 export class PreparingClient extends pg.Client {
-  readonly #prepared = new Set<string>();
+  /** Text → statement name, for the texts prepared on this connection (hashed once each). */
+  readonly #prepared = new Map<string, string>();
 
   constructor(config?: string | pg.ClientConfig) {
     super(config);
@@ -34,11 +35,9 @@ export class PreparingClient extends pg.Client {
     this.query = ((...args: unknown[]) => {
       const [text, values] = args;
       if (args.length === 2 && typeof text === 'string' && Array.isArray(values) && values.length > 0 && PREPARABLE.test(text)) {
-        const name = nameOf(text);
-        if (this.#prepared.has(name) || this.#prepared.size < MAX_PREPARED_PER_CONNECTION) {
-          this.#prepared.add(name);
-          return query({ name, text, values });
-        }
+        let name = this.#prepared.get(text);
+        if (name === undefined && this.#prepared.size < MAX_PREPARED_PER_CONNECTION) this.#prepared.set(text, (name = nameOf(text)));
+        if (name !== undefined) return query({ name, text, values });
       }
       return query(...args);
     }) as pg.Client['query'];
