@@ -1,4 +1,4 @@
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,13 +7,14 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { projectRoot } from '../src/config.js';
 import { openDatabase } from '../src/db/database.js';
 import { createTestDatabase, DATABASE_KINDS, type TestDatabase } from './support/test-database.js';
+import { serveProcess, stopServed, type ServedProcess } from './support/serve-process.js';
 import { createTestKeys, TEST_AUDIENCE, TEST_ISSUER } from './support/test-keys.js';
 
 const run = promisify(execFile);
 // Each test starts real processes (tsx, PGlite, migrations): generous on a loaded two-core machine.
 vi.setConfig({ testTimeout: 600_000 });
 const TSX = path.join(projectRoot, 'node_modules', '.bin', 'tsx');
-const children: ChildProcess[] = [];
+const children: ServedProcess[] = [];
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
@@ -24,27 +25,11 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 /** Starts `npm start`'s program and resolves with its URL once it serves, or rejects with its output if it exits. */
-function serve(env: NodeJS.ProcessEnv): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/serve.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /serving (http:\/\/\S+)/.exec(output);
-      if (match) resolve({ url: match[1]!, child });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited ${code}: ${output}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+async function serve(env: NodeJS.ProcessEnv): Promise<{ url: string; served: ServedProcess }> {
+  const served = serveProcess(Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)));
+  children.push(served);
+  const listening = await served.waitFor((line) => line['event'] === 'gateway.listening');
+  return { url: String(listening['url']), served };
 }
 
 async function graphql(url: string, token: string, purpose: string, query: string) {
@@ -57,7 +42,7 @@ async function graphql(url: string, token: string, purpose: string, query: strin
 }
 
 afterEach(async () => {
-  await Promise.all(children.splice(0).map(stop));
+  await Promise.all(children.splice(0).map(stopServed));
 });
 
 describe('npm start on the embedded database', () => {
@@ -66,7 +51,7 @@ describe('npm start on the embedded database', () => {
   afterAll(() => fs.rmSync(dataDir, { recursive: true, force: true }));
 
   it('migrates, loads the demo data, serves GraphiQL and answers a token from npm run token', async () => {
-    const { url, child } = await serve(env);
+    const { url, served } = await serve(env);
     const page = await fetch(url, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('GraphiQL');
@@ -82,12 +67,12 @@ describe('npm start on the embedded database', () => {
 
     // PGlite is single-process: a second server on the same folder is refused, clearly.
     await expect(serve(env)).rejects.toThrow(/in use by process \d+/);
-    await stop(child);
+    await stopServed(served);
   });
 
   it('does not load the demo data twice', async () => {
-    const { child } = await serve(env);
-    await stop(child);
+    const { served } = await serve(env);
+    await stopServed(served);
     const database = await openDatabase({ dataDir });
     try {
       const people = await database.db.selectFrom('people').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();

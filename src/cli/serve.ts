@@ -10,14 +10,6 @@ runCli(async () => {
   const config = loadConfig();
   const logger = createLogger();
   const gateway = await startGateway(config, logger);
-  logger.info('gateway.listening', {
-    url: gateway.url,
-    metrics: gateway.metricsUrl ?? gateway.url.replace(/\/graphql$/, '/metrics'),
-    database: gateway.database.kind,
-    graphiql: !config.production,
-    tracing: config.ops.otlpEndpoint !== undefined,
-  });
-  process.stdout.write(`Custodian is serving ${gateway.url} (${gateway.database.kind === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})\n`);
   exitGracefullyOn(['SIGTERM', 'SIGINT'], logger, async (signal) => {
     // shutdown() closes the listener before its first await: once this line is out, new
     // connections are refused and only the requests counted here are still being answered.
@@ -26,4 +18,14 @@ runCli(async () => {
     const { abandoned } = await stopped;
     if (abandoned > 0) logger.warn('shutdown.requests_abandoned', { abandoned });
   });
+  // Announced only once a signal is handled: a SIGTERM sent the moment either line is read shuts
+  // down gracefully rather than killing the process where it stands.
+  logger.info('gateway.listening', {
+    url: gateway.url,
+    metrics: gateway.metricsUrl ?? gateway.url.replace(/\/graphql$/, '/metrics'),
+    database: gateway.database.kind,
+    graphiql: !config.production,
+    tracing: config.ops.otlpEndpoint !== undefined,
+  });
+  process.stdout.write(`Custodian is serving ${gateway.url} (${gateway.database.kind === 'pglite' ? `embedded database in ${config.dataDir}` : 'PostgreSQL'})\n`);
 });
